@@ -1,0 +1,178 @@
+"""Bearer-token authentication and role checks.
+
+Auth runs inside the app (not as an API Gateway authorizer) so that the contract holds the same
+locally and on AWS: 401 for a missing or bad token, 403 for a good token without the right.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Iterable
+
+import jwt
+
+from chalicelib.config import Settings
+from chalicelib.errors import Forbidden, Unauthenticated
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    ENGINEER = "engineer"
+    ADMIN = "admin"
+    INGEST = "ingest"
+
+
+# A role also holds the rights of the roles it implies.
+_IMPLIES: dict[Role, set[Role]] = {
+    Role.STAFF: {Role.STAFF},
+    Role.ENGINEER: {Role.ENGINEER, Role.STAFF},
+    Role.ADMIN: {Role.ADMIN, Role.ENGINEER, Role.STAFF},
+    Role.INGEST: {Role.INGEST},
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    workspace_id: str | None
+    roles: frozenset[Role] = field(default_factory=frozenset)
+
+    @property
+    def effective_roles(self) -> set[Role]:
+        out: set[Role] = set()
+        for role in self.roles:
+            out |= _IMPLIES[role]
+        return out
+
+    @property
+    def spans_workspaces(self) -> bool:
+        return Role.ENGINEER in self.effective_roles
+
+    @property
+    def primary_role(self) -> str:
+        for role in (Role.ADMIN, Role.ENGINEER, Role.STAFF, Role.INGEST):
+            if role in self.roles:
+                return role.value
+        return ""
+
+    def require(self, allowed: Iterable[Role]) -> None:
+        allowed = set(allowed)
+        if not allowed & self.effective_roles:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Forbidden(f"This action needs one of the roles: {names}.")
+
+    def require_workspace(self) -> str:
+        if not self.workspace_id:
+            raise Forbidden("The token carries no workspace; this action needs one.")
+        return self.workspace_id
+
+    def check_workspace(self, workspace_id: str) -> None:
+        if not self.spans_workspaces and workspace_id != self.workspace_id:
+            raise Forbidden("This item belongs to another workspace.")
+
+
+class TokenVerifier:
+    """Verifies a JWT and returns its claims. The JWKS source is injectable (no network in tests)."""
+
+    def __init__(self, settings: Settings, jwks_client: Any | None = None):
+        self._settings = settings
+        self._jwks_client = jwks_client
+
+    def _signing_key(self, token: str) -> Any:
+        settings = self._settings
+        if settings.auth_mode == "hs256":
+            return settings.dev_token_secret
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"Malformed token: {exc}.") from exc
+        kid = header.get("kid")
+        if settings.jwks_json:
+            keys = jwt.PyJWKSet.from_dict(json.loads(settings.jwks_json)).keys
+            for key in keys:
+                if key.key_id == kid:
+                    return key.key
+            raise Unauthenticated("The token's signing key is not in the issuer's key set.")
+        if self._jwks_client is None:
+            if not settings.jwks_url:
+                raise Unauthenticated("No key set is configured to verify tokens.")
+            self._jwks_client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=3600)
+        try:
+            return self._jwks_client.get_signing_key_from_jwt(token).key
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"The token's signing key could not be found: {exc}.") from exc
+
+    def verify(self, token: str) -> dict[str, Any]:
+        settings = self._settings
+        algorithm = "HS256" if settings.auth_mode == "hs256" else "RS256"
+        key = self._signing_key(token)
+        options = {"require": ["exp", "sub"], "verify_aud": bool(settings.jwt_audience)}
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                options=options,
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("The token has expired.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"The token is not valid: {exc}.") from exc
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
+    return token.strip()
+
+
+def principal_from_claims(claims: dict[str, Any], settings: Settings) -> Principal:
+    groups = claims.get(settings.groups_claim) or []
+    if isinstance(groups, str):
+        groups = [g for g in groups.replace(",", " ").split() if g]
+    roles = frozenset(Role(g) for g in groups if g in Role._value2member_map_)
+    if not roles:
+        raise Forbidden("The token carries no role this service knows (staff, engineer, admin, ingest).")
+    workspace = claims.get(settings.workspace_claim)
+    return Principal(sub=str(claims["sub"]), workspace_id=str(workspace) if workspace else None, roles=roles)
+
+
+def authenticate(authorization: str | None, verifier: TokenVerifier, settings: Settings) -> Principal:
+    claims = verifier.verify(bearer_token(authorization))
+    return principal_from_claims(claims, settings)
+
+
+def mint_dev_token(
+    settings: Settings,
+    *,
+    role: str,
+    workspace_id: str | None,
+    sub: str | None = None,
+    ttl_seconds: int = 12 * 3600,
+    now: float | None = None,
+) -> str:
+    """An HS256 token for the local stage and tests, with the same claims Cognito would give."""
+    if settings.auth_mode != "hs256":
+        raise ValueError("Dev tokens exist only where AUTH_MODE=hs256 (the local stage).")
+    Role(role)  # raises ValueError for an unknown role
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "sub": sub or f"dev-{role}-{workspace_id or 'all'}",
+        "iss": settings.jwt_issuer,
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        settings.groups_claim: [role],
+    }
+    if workspace_id:
+        claims[settings.workspace_claim] = workspace_id
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.dev_token_secret, algorithm="HS256")

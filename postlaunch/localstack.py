@@ -1,0 +1,254 @@
+"""The embedded AWS stand-in: an in-process moto server, provisioned from infra/template.json.
+
+`make run` (postlaunch.devstack) and the integration tests both use this module, so the tables,
+topics and state machine the tests see are the ones production's CloudFormation creates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "template.json"
+REGION = "us-east-1"
+
+# Resource types moto's CloudFormation creates from the merge template. The rest (policies that
+# name Chalice's own roles, alarms on Chalice's functions) only exist once `chalice package` merges.
+LOCAL_TYPES = {
+    "AWS::DynamoDB::Table",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
+    "AWS::SQS::Queue",
+    "AWS::SQS::QueuePolicy",
+}
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout:.0f}s")
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _refs(node: Any) -> set[str]:
+    """Logical ids a template fragment refers to (Ref, Fn::GetAtt)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            else:
+                found |= _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _refs(item)
+    return found
+
+
+def local_template(template: dict[str, Any]) -> dict[str, Any]:
+    """The part of the merge template that stands on its own on moto."""
+    resources = {
+        name: res for name, res in template.get("Resources", {}).items() if res.get("Type") in LOCAL_TYPES
+    }
+    # Drop resources that point at something not created locally (transitively).
+    changed = True
+    while changed:
+        changed = False
+        for name, res in list(resources.items()):
+            if not _refs(res) <= set(resources) | {"AWS::Region", "AWS::AccountId", "AWS::StackName"}:
+                del resources[name]
+                changed = True
+    outputs = {
+        name: out for name, out in template.get("Outputs", {}).items() if _refs(out) <= set(resources)
+    }
+    return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources, "Outputs": outputs}
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@dataclass
+class Provisioned:
+    stack_name: str
+    physical: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def provision(endpoint: str, stack_name: str = "post-launch-monitor-local", path: Path = TEMPLATE) -> Provisioned:
+    """Create the template's resources on moto and return the environment the app needs."""
+    template = load_template(path)
+    body = local_template(template)
+    cfn = client("cloudformation", endpoint)
+    cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(body))
+    status = "CREATE_IN_PROGRESS"
+    for _ in range(300):
+        status = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+        if status != "CREATE_IN_PROGRESS":
+            break
+        time.sleep(0.1)
+    if status != "CREATE_COMPLETE":
+        raise RuntimeError(f"local stack {stack_name} ended {status}")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    }
+    _apply_table_settings(endpoint, body, physical)
+    env = {}
+    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    for var, value in variables.items():
+        refs = _refs(value)
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in physical:
+            env[var] = physical[value["Ref"]]
+        elif isinstance(value, str) and not refs:
+            env[var] = value
+    return Provisioned(stack_name=stack_name, physical=physical, env=env)
+
+
+def _apply_table_settings(endpoint: str, body: dict[str, Any], physical: dict[str, str]) -> None:
+    """moto's CloudFormation ignores TTL and point-in-time recovery; apply them as AWS would."""
+    ddb = client("dynamodb", endpoint)
+    for name, res in body["Resources"].items():
+        if res["Type"] != "AWS::DynamoDB::Table":
+            continue
+        props = res["Properties"]
+        table = physical[name]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            ddb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        pitr = props.get("PointInTimeRecoverySpecification")
+        if pitr and pitr.get("PointInTimeRecoveryEnabled"):
+            ddb.update_continuous_backups(
+                TableName=table,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+
+
+class LocalAws:
+    """A moto server in this process, with Step Functions execution switched on."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._server = None
+
+    def start(self) -> "LocalAws":
+        from moto.server import ThreadedMotoServer
+
+        # The Step Functions interpreter calls back to localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(self.port)
+        for key, value in LOCAL_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server.start()
+        wait_for_port(self.port)
+        # Switching the config swaps the backend: switch first, then create resources.
+        import requests
+
+        requests.post(
+            f"{self.endpoint}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        ).raise_for_status()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def app_env(self, provisioned: Provisioned) -> dict[str, str]:
+        """Environment for the API process, the CLI and the scheduled jobs."""
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "MOTO_PORT": str(self.port),
+            "STAGE": "local",
+            "AUTH_MODE": "hs256",
+            **provisioned.env,
+        }
+
+
+class ChaliceLocal:
+    """`chalice local` serving app.py on a port, as a child process."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None, host: str = "127.0.0.1", log=None):
+        self.port = port or free_port()
+        self.host = host
+        self.url = f"http://{host}:{self.port}"
+        self._env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self._log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> "ChaliceLocal":
+        chalice = Path(sys.executable).with_name("chalice")
+        cmd = [str(chalice) if chalice.exists() else "chalice"]
+        cmd += ["local", "--no-autoreload", "--stage", "local", "--host", self.host, "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=self._env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(self.port, timeout=timeout, host=self.host)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
