@@ -85,3 +85,6 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget the cached settings (tests and the dev stack change the environment)."""
     get_settings.cache_clear()
+    from chalicelib.integrations.aws import reset_clients
+
+    reset_clients()
