@@ -2,7 +2,8 @@
 
 from chalice import Chalice
 
-from chalicelib.web import Api
+from chalicelib.auth import Role
+from chalicelib.web import Api, Call
 
 app = Chalice(app_name="post-launch-monitor")
 api = Api(app)
@@ -13,3 +14,10 @@ api.install_middleware()
 def ping():
     """Liveness probe: the only route without a token."""
     return {"status": "ok"}
+
+
+@app.route("/api/monitoring/whoami", methods=["GET"])
+@api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN, Role.INGEST)
+def whoami(call: Call):
+    """Who the token says the caller is: lets a client check its token and roles."""
+    return call.principal.describe()

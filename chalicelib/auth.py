@@ -58,6 +58,14 @@ class Principal:
                 return role.value
         return ""
 
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sub": self.sub,
+            "workspaceId": self.workspace_id,
+            "roles": sorted(r.value for r in self.roles),
+            "spansWorkspaces": self.spans_workspaces,
+        }
+
     def require(self, allowed: Iterable[Role]) -> None:
         allowed = set(allowed)
         if not allowed & self.effective_roles:
