@@ -1,0 +1,69 @@
+"""The deployable artefact: `chalice package --merge-template infra/template.json`, linted by cfn-lint.
+
+Slow (it builds the Lambda bundle from requirements.txt with manylinux wheels), so marked; `make test`
+runs it, `make test-fast` skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("package")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    result = subprocess.run(
+        [str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template", "infra/template.json", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_packaged_template_passes_cfn_lint(packaged):
+    result = subprocess.run(
+        [str(BIN / "cfn-lint"), str(packaged / "sam.json")], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_packaged_template_wires_resources_into_every_function(packaged):
+    template = json.loads((packaged / "sam.json").read_text())
+    resources = template["Resources"]
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert "APIHandler" in functions
+    # Every function gets the resource names through Globals, and runs under the role our policy is on.
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["FEEDBACK_TABLE"] == {"Ref": "FeedbackTable"}
+    for name in functions:
+        assert resources[name]["Properties"]["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}, name
+    assert resources["AppAccessPolicy"]["Properties"]["Roles"] == [{"Ref": "DefaultRole"}]
+
+
+@pytest.mark.slow
+def test_bundle_holds_only_what_requirements_txt_names(packaged):
+    import zipfile
+
+    names = zipfile.ZipFile(packaged / "deployment.zip").namelist()
+    top = {n.split("/")[0] for n in names}
+    assert "app.py" in top and "chalicelib" in top
+    # (Chalice adds its own small runtime package, chalice/app.py, to every bundle.)
+    assert not {"moto", "pytest", "botocore", "postlaunch", "tests", "rich", "click"} & top
+    assert {"pynamodb", "pydantic", "jwt", "aws_lambda_powertools"} <= top

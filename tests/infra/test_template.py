@@ -1,0 +1,41 @@
+"""The merge template on its own: the tables are durable and encrypted, and IAM covers every resource."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = json.loads((ROOT / "infra" / "template.json").read_text())
+RESOURCES = TEMPLATE["Resources"]
+
+
+def of_type(kind: str) -> list[str]:
+    return [name for name, r in RESOURCES.items() if r["Type"] == kind]
+
+
+def test_every_table_has_point_in_time_recovery_and_encryption_and_on_demand_billing():
+    for name in of_type("AWS::DynamoDB::Table"):
+        props = RESOURCES[name]["Properties"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+        assert props["BillingMode"] == "PAY_PER_REQUEST", name
+
+
+def test_every_resource_the_functions_use_is_in_the_access_policy():
+    statements = RESOURCES["AppAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    text = json.dumps(statements)
+    for name in of_type("AWS::DynamoDB::Table") + of_type("AWS::SNS::Topic") + of_type("AWS::SQS::Queue"):
+        assert f'"{name}' in text, f"{name} is not covered by AppAccessPolicy"
+
+
+def test_every_environment_reference_names_a_template_resource():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for var, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            assert value["Ref"] in RESOURCES, var
+
+
+def test_stateful_tables_survive_stack_deletion():
+    for name in ("FeedbackTable", "IssuesTable", "HealthTable"):
+        assert RESOURCES[name]["DeletionPolicy"] == "Retain"
