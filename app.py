@@ -21,3 +21,7 @@ def ping():
 def whoami(call: Call):
     """Who the token says the caller is: lets a client check its token and roles."""
     return call.principal.describe()
+
+
+# Keep last: answers CORS preflight for every route declared above.
+api.install_preflight()

@@ -46,7 +46,7 @@ class Settings(BaseModel):
     page_size_max: int = 100
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | os._Environ | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | os._Environ | None = None) -> Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {
             "stage": env.get("STAGE", "local"),

@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Chalice, Response
@@ -90,7 +91,9 @@ def error_response(error: DomainError) -> Response:
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     if isinstance(body, BaseModel):
         body = body.model_dump(mode="json", by_alias=True)
-    return Response(body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+    return Response(
+        body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 class Api:
@@ -133,6 +136,19 @@ class Api:
 
         return decorate
 
+    def install_preflight(self) -> None:
+        """Answer CORS preflight (OPTIONS) on every path, in the app itself.
+
+        Chalice's own CORS support allows a single static origin; we allow a configured list, so the
+        preflight must run our code (the middleware adds the headers for allowed origins only).
+        Call it after the last route is declared.
+        """
+        for path, methods in list(self.app.routes.items()):
+            if "OPTIONS" in methods:
+                continue
+            name = "preflight_" + "".join(c if c.isalnum() else "_" for c in path).strip("_")
+            self.app.route(path, methods=["OPTIONS"], name=name)(_preflight(sorted({*methods, "OPTIONS"})))
+
     def install_middleware(self) -> None:
         app = self.app
 
@@ -157,6 +173,13 @@ class Api:
             return response
 
 
+def _preflight(methods: list[str]) -> Callable[..., Response]:
+    def preflight(**_path_params: str) -> Response:
+        return Response(body="", status_code=204, headers={"Allow": ",".join(methods)})
+
+    return preflight
+
+
 def _apply_cors(origin: str | None, response: Response) -> None:
     """CORS for the configured origins only: echo the caller's Origin when it is allowed."""
     if not origin or origin not in get_settings().cors_origins:
@@ -166,5 +189,6 @@ def _apply_cors(origin: str | None, response: Response) -> None:
     response.headers["Access-Control-Allow-Headers"] = (
         "Authorization,Content-Type,Idempotency-Key,If-Match,X-Correlation-Id"
     )
-    response.headers["Access-Control-Allow-Methods"] = "GET,POST,PATCH,OPTIONS"
+    response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET,POST,PATCH,OPTIONS")
+    response.headers["Access-Control-Max-Age"] = "600"
     response.headers["Access-Control-Expose-Headers"] = "ETag,X-Correlation-Id"

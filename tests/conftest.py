@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import pytest
 import requests
@@ -22,7 +22,7 @@ class Stack:
     physical: dict[str, str]
 
     def settings(self):
-        from chalicelib.config import reset_settings, get_settings
+        from chalicelib.config import get_settings, reset_settings
 
         reset_settings()
         return get_settings()
@@ -32,7 +32,7 @@ class Stack:
 
         return mint_dev_token(self.settings(), role=role, workspace_id=workspace, sub=sub, **kw)
 
-    def client(self, role: str | None = None, workspace: str | None = None, sub: str | None = None) -> "Api":
+    def client(self, role: str | None = None, workspace: str | None = None, sub: str | None = None) -> Api:
         session = requests.Session()
         if role:
             session.headers["Authorization"] = f"Bearer {self.token(role, workspace, sub)}"

@@ -13,7 +13,7 @@ from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
 
-_MODELS: list[type["BoundModel"]] = []
+_MODELS: list[type[BoundModel]] = []
 _BOUND_TO: list[Settings | None] = [None]
 
 

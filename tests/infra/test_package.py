@@ -24,7 +24,15 @@ def packaged(tmp_path_factory) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     env.pop("AWS_ENDPOINT_URL", None)
     result = subprocess.run(
-        [str(BIN / "chalice"), "package", "--stage", "prod", "--merge-template", "infra/template.json", str(out)],
+        [
+            str(BIN / "chalice"),
+            "package",
+            "--stage",
+            "prod",
+            "--merge-template",
+            "infra/template.json",
+            str(out),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
