@@ -29,6 +29,7 @@ class BoundModel(Model):
         super().__init_subclass__(**kwargs)
         if cls.table_setting:
             _MODELS.append(cls)
+            _BOUND_TO[0] = None  # a model imported after a binding must be bound on the next call
 
 
 def bind_models(settings: Settings | None = None) -> Settings:

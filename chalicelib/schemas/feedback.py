@@ -1,0 +1,194 @@
+"""Request models for the feedback routes (pydantic v2).
+
+Field names on the wire are camelCase (the seed's payload); pydantic errors name fields by those
+aliases, so a 400 body says `featureArea`, not `feature_area`. Unknown fields are refused
+(extra="forbid"), and the three fields that come from the token get their own message.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from chalicelib.errors import FieldError, ValidationFailed
+
+CATEGORIES = ("bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback")
+SEVERITIES = ("low", "medium", "high", "critical")
+FEATURE_AREAS = ("appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general")
+STATUSES = ("new", "acknowledged", "in_progress", "resolved", "closed")
+
+Category = Literal[
+    "bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback"
+]
+Severity = Literal["low", "medium", "high", "critical"]
+FeatureArea = Literal["appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general"]
+Status = Literal["new", "acknowledged", "in_progress", "resolved", "closed"]
+
+# Ratings are strict: 3.5, "3" and true are refused rather than coerced.
+Rating = Annotated[int, Field(strict=True, ge=1, le=5)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=200)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
+Step = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Behaviour = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Resolution = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+TOKEN_FIELDS = ("workspaceId", "userId", "userRole")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, str_strict=True, frozen=True)
+
+
+class FeedbackCreate(_Model):
+    """The seed's feedback payload."""
+
+    category: Category
+    severity: Severity
+    title: Title
+    description: Description
+    feature_area: FeatureArea
+    browser_info: ShortText | None = None
+    device_info: ShortText | None = None
+    steps: list[Step] | None = Field(default=None, max_length=20)
+    expected_behavior: Behaviour | None = None
+    actual_behavior: Behaviour | None = None
+    satisfaction_rating: Rating | None = None
+    usability_rating: Rating | None = None
+    performance_rating: Rating | None = None
+
+    # Declared only to refuse them with a precise message: these come from the verified token.
+    workspace_id: Any = Field(default=None, exclude=True)
+    user_id: Any = Field(default=None, exclude=True)
+    user_role: Any = Field(default=None, exclude=True)
+
+    @field_validator("workspace_id", "user_id", "user_role", mode="before")
+    @classmethod
+    def _from_token_only(cls, value: Any, info: ValidationInfo) -> Any:
+        raise PydanticCustomError(
+            "from_token",
+            "{field} comes from the bearer token and must not be sent in the body.",
+            {"field": to_camel(info.field_name)},
+        )
+
+    def payload(self) -> dict[str, Any]:
+        """The validated payload, camelCase, without absent optional fields."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class FeedbackUpdate(_Model):
+    """PATCH body: triage fields. `assignee: null` clears the assignee."""
+
+    status: Status | None = None
+    assignee: Assignee | None = None
+    resolution: Resolution | None = None
+    reason: Reason | None = None
+    version: Annotated[int, Field(strict=True, ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> FeedbackUpdate:
+        if not {"status", "assignee", "resolution"} & self.model_fields_set:
+            raise PydanticCustomError(
+                "nothing_to_change", "Give at least one of status, assignee, resolution."
+            )
+        return self
+
+    @property
+    def assignee_given(self) -> bool:
+        return "assignee" in self.model_fields_set
+
+
+def _parse_instant(value: Any, *, end_of_day: bool) -> Any:
+    """YYYY-MM-DD (a whole UTC day) or an ISO-8601 date-time (naive means UTC)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError("date_format", "Use YYYY-MM-DD or an ISO-8601 date-time.")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise PydanticCustomError("date_format", "Use YYYY-MM-DD or an ISO-8601 date-time.") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+StartDate = Annotated[datetime | None, BeforeValidator(lambda v: _parse_instant(v, end_of_day=False))]
+# An endDate given as a day includes that whole day.
+EndDate = Annotated[datetime | None, BeforeValidator(lambda v: _parse_instant(v, end_of_day=True))]
+
+
+class FeedbackFilters(_Model):
+    """Query filters shared by the list and the summary. `workspaceId` narrows an engineer's view;
+    staff may only name their own workspace."""
+
+    category: Category | None = None
+    severity: Severity | None = None
+    status: Status | None = None
+    feature_area: FeatureArea | None = None
+    start_date: StartDate = None
+    end_date: EndDate = None
+    workspace_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+    def attribute_filters(self) -> dict[str, str]:
+        """Equality filters on stored attributes (camelCase names)."""
+        pairs = {
+            "category": self.category,
+            "severity": self.severity,
+            "status": self.status,
+            "featureArea": self.feature_area,
+        }
+        return {name: value for name, value in pairs.items() if value is not None}
+
+
+class FeedbackListQuery(FeedbackFilters):
+    limit: Annotated[int, Field(ge=1, le=100)] = 25
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+
+class FeedbackSummaryQuery(FeedbackFilters):
+    pass
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate data outside HTTP (service entries called by the CLI, the demo loader, tests), with
+    the same field naming chalicelib.web gives HTTP bodies: camelCase aliases, dotted list paths."""
+    if isinstance(data, model):
+        return data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError("body", "Expected a JSON object.")])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = []
+        for err in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in err.get("loc", ())) or "body"
+            message = "Unknown field: not accepted here." if err["type"] == "extra_forbidden" else err["msg"]
+            fields.append(FieldError(name, message))
+        raise ValidationFailed(fields) from exc
+
+
+def validate_payload(data: dict[str, Any] | FeedbackCreate) -> FeedbackCreate:
+    return parse(FeedbackCreate, data)

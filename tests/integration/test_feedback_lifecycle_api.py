@@ -1,0 +1,145 @@
+"""Triage over HTTP: the lifecycle, optimistic locking (If-Match / version) and a real race."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+FEEDBACK = "/api/monitoring/feedback"
+PAYLOAD = {
+    "category": "bug_report",
+    "severity": "high",
+    "title": "Follow-up list shows wrong dates",
+    "description": "Follow-ups due tomorrow are listed under next week",
+    "featureArea": "follow_ups",
+}
+
+
+@pytest.fixture
+def item(stack, workspace) -> dict:
+    response = stack.client("staff", workspace).post(FEEDBACK, json=PAYLOAD)
+    assert response.status_code == 201
+    return response.json()
+
+
+def patch(api, item_id: str, body: dict, version: int | str | None = None):
+    headers = {} if version is None else {"If-Match": f'"{version}"' if isinstance(version, int) else version}
+    return api.patch(f"{FEEDBACK}/{item_id}", json=body, headers=headers)
+
+
+def test_the_whole_lifecycle_with_history_and_etags(stack, item):
+    engineer = stack.client("engineer", sub="eng-dana")
+    path = f"{FEEDBACK}/{item['id']}"
+
+    acknowledged = patch(engineer, item["id"], {"status": "acknowledged", "assignee": "dana"}, 1)
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.headers["ETag"] == '"2"'
+    body = acknowledged.json()
+    assert body["status"] == "acknowledged" and body["assignee"] == "dana" and body["acknowledgedAt"]
+
+    assert patch(engineer, item["id"], {"status": "in_progress"}, 2).status_code == 200
+    resolved = patch(
+        engineer, item["id"], {"status": "resolved", "resolution": "Fixed the timezone offset in 1.4.2"}, 3
+    ).json()
+    assert resolved["status"] == "resolved" and resolved["resolvedAt"] and resolved["version"] == 4
+    assert resolved["resolution"] == "Fixed the timezone offset in 1.4.2"
+
+    closed = patch(engineer, item["id"], {"status": "closed", "version": 4}).json()
+    assert closed["status"] == "closed" and closed["resolvedAt"] == resolved["resolvedAt"]
+
+    reopened = patch(engineer, item["id"], {"status": "acknowledged", "reason": "Still wrong on Sundays"}, 5)
+    assert reopened.status_code == 200
+    body = reopened.json()
+    assert body["status"] == "acknowledged" and body["resolvedAt"] is None and body["resolution"] is None
+    assert [(h["from"], h["to"], h["by"]) for h in body["history"]] == [
+        ("new", "acknowledged", "eng-dana"),
+        ("acknowledged", "in_progress", "eng-dana"),
+        ("in_progress", "resolved", "eng-dana"),
+        ("resolved", "closed", "eng-dana"),
+        ("closed", "acknowledged", "eng-dana"),
+    ]
+    assert body["history"][2]["reason"] == "Fixed the timezone offset in 1.4.2"
+    assert stack.client("engineer").get(path).json() == body
+
+
+def test_invalid_transition_is_409_with_a_reason(stack, item):
+    response = patch(stack.client("engineer"), item["id"], {"status": "closed"})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "invalid_transition"
+    assert error["from"] == "new" and error["to"] == "closed" and error["allowed"] == ["acknowledged"]
+
+
+def test_resolving_without_resolution_names_the_field(stack, item):
+    engineer = stack.client("engineer")
+    patch(engineer, item["id"], {"status": "acknowledged"})
+    response = patch(engineer, item["id"], {"status": "resolved"})
+    assert response.status_code == 400
+    assert [f["field"] for f in response.json()["error"]["fields"]] == ["resolution"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "body"),
+        ({"status": "done"}, "status"),
+        ({"assignee": ""}, "assignee"),
+        ({"status": "acknowledged", "version": "1"}, "version"),
+        ({"status": "acknowledged", "priority": "p1"}, "priority"),
+    ],
+)
+def test_bad_patch_bodies_are_named(stack, item, body, field):
+    response = patch(stack.client("engineer"), item["id"], body)
+    assert response.status_code == 400
+    assert [f["field"] for f in response.json()["error"]["fields"]] == [field]
+
+
+def test_bad_if_match_is_named(stack, item):
+    response = patch(stack.client("engineer"), item["id"], {"status": "acknowledged"}, "version-one")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"][0]["field"] == "If-Match"
+
+
+def test_stale_version_is_409_and_changes_nothing(stack, item):
+    engineer = stack.client("engineer")
+    assert patch(engineer, item["id"], {"assignee": "lee"}, 1).status_code == 200
+    stale = patch(engineer, item["id"], {"status": "acknowledged"}, 1)
+    assert stale.status_code == 409
+    assert stale.json()["error"]["code"] == "conflict" and stale.json()["error"]["currentVersion"] == 2
+    assert engineer.get(f"{FEEDBACK}/{item['id']}").json()["status"] == "new"
+
+
+def test_redaction_applies_to_resolution_text(stack, item):
+    engineer = stack.client("engineer")
+    patch(engineer, item["id"], {"status": "acknowledged"})
+    body = patch(
+        engineer, item["id"], {"status": "resolved", "resolution": "Called the patient on 555-123-4567"}
+    ).json()
+    assert body["resolution"] == "Called the patient on [REDACTED:phone]"
+    assert body["redactions"] == ["phone"]
+
+
+def test_two_concurrent_updates_with_the_same_if_match_one_wins(stack, item):
+    """Both requests read version 1 and race to write; the conditional write lets exactly one in."""
+    barrier = threading.Barrier(2)
+    results: dict[str, int] = {}
+
+    def update(name: str, body: dict) -> None:
+        api = stack.client("engineer", sub=name)
+        barrier.wait()
+        results[name] = patch(api, item["id"], body, 1).status_code
+
+    threads = [
+        threading.Thread(target=update, args=("eng-a", {"assignee": "alice"})),
+        threading.Thread(target=update, args=("eng-b", {"assignee": "bob"})),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(results.values()) == [200, 409]
+    winner = "alice" if results["eng-a"] == 200 else "bob"
+    final = stack.client("engineer").get(f"{FEEDBACK}/{item['id']}").json()
+    assert final["assignee"] == winner and final["version"] == 2

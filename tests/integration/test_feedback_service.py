@@ -1,0 +1,154 @@
+"""Service entries on the moto stack: the functions other capabilities call (health), and time-placed
+items (submitted in-process with `now`) read back over HTTP: the engineers' month walk, the trend.
+
+Items here are placed in 2017 and 2018, years no other test writes to, so all-workspace reads of
+those windows see only this file's items."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.auth import Principal, Role
+from chalicelib.feedback.service import (
+    open_feedback,
+    satisfaction_in_window,
+    submit_feedback,
+    update_feedback,
+)
+
+FEEDBACK = "/api/monitoring/feedback"
+ENGINEER = Principal(sub="eng-service", workspace_id=None, roles=frozenset({Role.ENGINEER}))
+BASE = {
+    "category": "general_feedback",
+    "severity": "low",
+    "title": "Placed in time for a test",
+    "description": "Submitted in-process with an explicit time",
+    "featureArea": "general",
+}
+
+
+def staff(workspace: str) -> Principal:
+    return Principal(sub=f"staff-{workspace}", workspace_id=workspace, roles=frozenset({Role.STAFF}))
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_satisfaction_in_window_averages_all_workspaces_in_the_window(stack, workspace):
+    for n, (when, rating) in enumerate(
+        [(at(2017, 1, 31, 23), 1), (at(2017, 2, 1, 8), 2), (at(2017, 2, 15), 4), (at(2017, 3, 1), 5)]
+    ):
+        submit_feedback(staff(f"{workspace}-{n % 2}"), {**BASE, "satisfactionRating": rating}, now=when)
+    submit_feedback(staff(workspace), BASE, now=at(2017, 2, 10))  # no rating: not counted
+
+    february = satisfaction_in_window(at(2017, 2, 1), at(2017, 2, 28, 23, 59, 59))
+    assert february == {"average": 3.0, "count": 2}
+    three_months = satisfaction_in_window(at(2017, 1, 1), at(2017, 3, 31))
+    assert three_months == {"average": 3.0, "count": 4}
+    assert satisfaction_in_window(at(2016, 1, 1), at(2016, 2, 1)) == {"average": None, "count": 0}
+
+
+def test_open_feedback_lists_open_critical_and_high_with_their_fields(stack, workspace):
+    from chalicelib.store import feedback as store
+
+    settings = stack.settings().model_copy(update={"alerts_topic_arn": None})  # publish not under test
+    critical, _ = submit_feedback(
+        staff(workspace), {**BASE, "category": "bug_report", "severity": "critical"}, settings=settings
+    )
+    high, _ = submit_feedback(staff(workspace), {**BASE, "severity": "high"})
+    low, _ = submit_feedback(staff(workspace), {**BASE, "severity": "low"})
+    done, _ = submit_feedback(staff(workspace), {**BASE, "severity": "high"})
+    update_feedback(ENGINEER, done["id"], {"status": "acknowledged"})
+    update_feedback(ENGINEER, done["id"], {"status": "resolved", "resolution": "Explained the setting"})
+    # A later capability links feedback to a BUG-### issue; the index carries the link.
+    store.update(high["id"], 1, {"issueId": "BUG-042"})
+
+    listed = {item["id"]: item for item in open_feedback()}
+    assert listed[critical["id"]] == {
+        "id": critical["id"],
+        "severity": "critical",
+        "category": "bug_report",
+        "issueId": None,
+        "createdAt": critical["createdAt"],
+    }
+    assert listed[high["id"]]["issueId"] == "BUG-042" and listed[high["id"]]["severity"] == "high"
+    assert low["id"] not in listed and done["id"] not in listed
+    assert [i["id"] for i in open_feedback(("low",)) if i["id"] == low["id"]] == [low["id"]]
+
+    # Reopening puts it back.
+    update_feedback(ENGINEER, done["id"], {"status": "acknowledged", "reason": "Came back"})
+    assert done["id"] in {item["id"] for item in open_feedback(("high",))}
+
+
+def test_engineers_walk_months_newest_first_across_pages(stack, workspace):
+    # Given items over three months of 2018, in two workspaces.
+    times = [at(2018, 1, 5), at(2018, 1, 20), at(2018, 2, 2), at(2018, 2, 28, 23, 59), at(2018, 3, 1)]
+    created = []
+    for n, when in enumerate(times):
+        record, _ = submit_feedback(
+            staff(f"{workspace}-{n % 2}"), {**BASE, "title": f"Item {n} of 2018"}, now=when
+        )
+        created.append(record["id"])
+    api = stack.client("engineer")
+    window = {"startDate": "2018-01-01", "endDate": "2018-03-31"}
+
+    seen, cursor = [], None
+    while True:
+        page = api.get(
+            FEEDBACK, params={**window, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        assert len(page["items"]) <= 2
+        seen += [i["id"] for i in page["items"]]
+        cursor = page["nextCursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(created))
+
+    # A window inside February, inclusive of its end day.
+    february = api.get(FEEDBACK, params={"startDate": "2018-02-01", "endDate": "2018-02-28"}).json()
+    assert [i["id"] for i in february["items"]] == [created[3], created[2]]
+    # Staff of one workspace see only theirs, through the same window.
+    mine = stack.client("staff", f"{workspace}-0").get(FEEDBACK, params=window).json()
+    assert [i["id"] for i in mine["items"]] == [created[4], created[2], created[0]]
+
+
+@pytest.mark.parametrize("direction", ["improving", "declining"])
+def test_summary_trend_and_resolution_times_over_http(stack, direction):
+    workspace = f"ws-trend-{uuid.uuid4().hex[:6]}"
+    ratings = [1, 2, 3, 4, 5] if direction == "improving" else [5, 4, 3, 2, 1]
+    first = at(2018, 6, 1, 9)
+    for day, rating in enumerate(ratings):
+        record, _ = submit_feedback(
+            staff(workspace), {**BASE, "satisfactionRating": rating}, now=first + timedelta(days=day)
+        )
+        update_feedback(ENGINEER, record["id"], {"status": "acknowledged"}, now=first + timedelta(days=day))
+        update_feedback(
+            ENGINEER,
+            record["id"],
+            {"status": "resolved", "resolution": "Answered"},
+            now=first + timedelta(days=day, hours=day + 1),
+        )
+    summary = (
+        stack.client("staff", workspace)
+        .get(FEEDBACK + "/summary", params={"startDate": "2018-06-01", "endDate": "2018-06-07"})
+        .json()
+    )
+    assert summary["ratingsTrend"]["direction"] == direction
+    assert summary["ratingsTrend"]["slopePerDay"] == (1.0 if direction == "improving" else -1.0)
+    assert [d["average"] for d in summary["ratingsTrend"]["satisfactionPerDay"]] == [
+        *map(float, ratings),
+        None,
+        None,
+    ]
+    # Resolved after 1, 2, 3, 4, 5 hours: nearest-rank median 3, p90 5.
+    assert summary["resolutionTime"] == {
+        "count": 5,
+        "medianHours": 3.0,
+        "p90Hours": 5.0,
+        "method": "nearest-rank",
+    }
+    assert summary["byStatus"]["resolved"] == 5 and summary["openHigh"] == 0
