@@ -1,0 +1,248 @@
+"""The evaluator over fake sources: what it reads, what it derives, and that it invents nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.config import Settings
+from chalicelib.errors import UpstreamUnavailable
+from chalicelib.health.evaluator import ALERTS_NOT_BUILT, HealthSources, evaluate
+from chalicelib.health.sources import CPU_REASON, DISK_REASON
+from chalicelib.store.issues import IssueRecord
+from tests.unit.health_fakes import FakeCloudWatch
+
+NOW = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
+API = {"ApiName": "pe-api"}
+PE = "PatientEngagement"
+
+
+def settings(**kw) -> Settings:
+    base = dict(
+        stage="prod",
+        health_api_name="pe-api",
+        health_lambda_function="pe-fn",
+        health_dynamodb_tables=["pe-table"],
+        health_dynamodb_operations=["Query"],
+        health_percentile_stats=True,
+    )
+    return Settings(**{**base, **kw})
+
+
+def full_cloudwatch() -> FakeCloudWatch:
+    cw = FakeCloudWatch()
+    recent = NOW - timedelta(minutes=5)
+    for ms in (100, 200, 300, 400, 1000):  # average 400 ms, p95 1000
+        cw.add("AWS/ApiGateway", "Latency", ms, recent, API)
+    cw.add("AWS/ApiGateway", "Count", 200, recent, API)
+    cw.add("AWS/ApiGateway", "5XXError", 6, recent, API)  # 3 %
+    cw.add(
+        "AWS/DynamoDB",
+        "SuccessfulRequestLatency",
+        8,
+        recent,
+        {"TableName": "pe-table", "Operation": "Query"},
+        n=4,
+    )
+    fn = {"FunctionName": "pe-fn"}
+    cw.add("AWS/Lambda", "Errors", 2, recent, fn)
+    cw.add("AWS/Lambda", "Throttles", 0, recent, fn)
+    cw.add("AWS/Lambda", "Invocations", 210, recent, fn)
+    cw.add("AWS/Lambda", "Duration", 120, recent, fn, n=3)
+    cw.add("LambdaInsights", "memory_utilization", 42.5, recent, {"function_name": "pe-fn"})
+    for name, value in (
+        ("ActiveWorkspaces", 12),
+        ("EnabledUsers", 200),
+        ("DailyActiveUsers", 50),  # 25 % < 30 %
+        ("WeeklyActiveUsers", 120),
+    ):
+        cw.add(PE, name, value - 1, NOW - timedelta(hours=3))  # older value: not the latest
+        cw.add(PE, name, value, NOW - timedelta(minutes=20))
+    today = NOW.replace(hour=9)
+    for name, value in (("AppointmentsCreated", 30), ("FollowUpsCompleted", 7), ("RemindersDelivered", 40)):
+        cw.add(PE, name, value, today)
+    cw.add(PE, "AppointmentsCreated", 99, NOW - timedelta(days=1))  # yesterday: not today
+    cw.add(PE, "PatientPortalSessions", 15, today)
+    week = NOW - timedelta(days=3)
+    for name, value in (
+        ("AppointmentsScheduled", 100),
+        ("AppointmentsCompleted", 75),  # 75 % < 80 %
+        ("NoShows", 10),
+        ("FollowUpsDue", 50),
+        ("FollowUpsCompleted", 18),  # + 7 today = 25 of 50
+        ("RemindersSent", 100),
+        ("RemindersDelivered", 49),  # + 40 today = 89 of 100
+    ):
+        cw.add(PE, name, value, week)
+    return cw
+
+
+def sources(cw, *, satisfaction=None, issues=(), feedback=(), alerts=None) -> HealthSources:
+    return HealthSources(
+        cloudwatch=cw,
+        satisfaction=lambda start, end: (
+            satisfaction if satisfaction is not None else {"average": 3.8, "count": 9}
+        ),
+        open_issues=lambda severities: list(issues),
+        open_feedback=lambda severities: list(feedback),
+        active_alerts=alerts,
+    )
+
+
+def test_full_evaluation_reads_derives_and_explains():
+    cw = full_cloudwatch()
+    issues = [IssueRecord("BUG-001", "Reminders down", "critical", "open", ["fb-1"])]
+    feedback = [
+        {"id": "fb-1", "severity": "critical", "category": "bug_report", "issueId": None, "createdAt": "x"},
+        {"id": "fb-2", "severity": "high", "category": "bug_report", "issueId": None, "createdAt": "x"},
+    ]
+    ev = evaluate(NOW, settings=settings(), sources=sources(cw, issues=issues, feedback=feedback))
+    r = ev.report
+
+    assert r.performance.apiResponseTime == 400.0
+    assert r.performance.apiResponseTimeP95 == 1000.0
+    assert r.performance.errorRate == 3.0
+    assert r.performance.databaseResponseTime == 8.0
+    assert r.performance.memoryUsage == 42.5
+    assert (r.performance.cpuUsage, r.performance.diskUsage) == (None, None)
+    assert (r.performance.lambdaErrors, r.performance.lambdaDuration) == (2.0, 120.0)
+    assert r.adoption.dailyActiveUsers == 50 and r.adoption.enabledUsers == 200
+    assert r.adoption.dailyActiveUserRatio == 25.0
+    assert r.adoption.appointmentsCreatedToday == 30  # yesterday's 99 is not today
+    assert r.adoption.patientPortalUsage == 15
+    assert r.quality.appointmentCompletionRate == 75.0
+    assert r.quality.followUpCompletionRate == 50.0
+    assert r.quality.reminderDeliverySuccessRate == 89.0
+    assert r.quality.noShowRate == 10.0
+    assert (r.quality.userSatisfactionScore, r.quality.satisfactionResponses) == (3.8, 9)
+    assert (r.stability.criticalErrors, r.stability.highPriorityIssues) == (1, 1)  # fb-1 is BUG-001's
+
+    rules = sorted((d.rule, d.points) for d in r.deductions)
+    assert rules == sorted(
+        [
+            ("API response time > 300 ms", -10),
+            ("error rate > 2 %", -10),
+            ("daily active users < 30 % of enabled users", -15),
+            ("appointment completion rate < 80 %", -15),
+            ("user satisfaction < 4.0", -10),
+            ("critical error (each)", -15),
+            ("high-priority issue (each)", -5),
+        ]
+    )
+    assert r.healthScore == 20 and r.overallHealth == "emergency"
+    assert r.completeness == 1.0
+    assert ev.cloudwatch_calls == cw.get_calls == 4
+    assert set(r.windows) == {"performance", "adoptionGauges", "adoptionCounts", "rates", "satisfaction"}
+    assert (
+        r.windows["performance"]["seconds"] == 900
+        and r.windows["performance"]["end"] == "2026-03-10T12:00:00Z"
+    )
+
+
+def test_cpu_disk_and_alerts_are_null_with_reasons_and_not_scored():
+    ev = evaluate(NOW, settings=settings(), sources=sources(full_cloudwatch()))
+    missing = {m.field: m for m in ev.report.missing}
+    assert missing["performance.cpuUsage"].reason == CPU_REASON
+    assert missing["performance.diskUsage"].reason == DISK_REASON
+    assert missing["stability.activeAlerts"].reason == ALERTS_NOT_BUILT
+    assert not any(m.scoreInput for m in missing.values())
+
+
+def test_active_alerts_seam_is_shown_when_supplied():
+    ev = evaluate(
+        NOW, settings=settings(), sources=sources(full_cloudwatch(), alerts=lambda: [{"id": "a"}] * 3)
+    )
+    assert ev.report.stability.activeAlerts == 3
+
+
+def test_nothing_is_invented_when_api_gateway_has_no_data():
+    cw = full_cloudwatch()
+    cw.points = [p for p in cw.points if p[0] != "AWS/ApiGateway"]
+    ev = evaluate(NOW, settings=settings(), sources=sources(cw, satisfaction={"average": 4.5, "count": 3}))
+    r = ev.report
+    assert (r.performance.apiResponseTime, r.performance.errorRate, r.performance.apiResponseTimeP95) == (
+        None,
+        None,
+        None,
+    )
+    missing = {m.field: m for m in r.missing}
+    for field in ("performance.apiResponseTime", "performance.errorRate"):
+        assert missing[field].scoreInput and "ApiName=pe-api" in missing[field].reason
+    assert not any(d.input in ("apiResponseTime", "errorRate") for d in r.deductions)
+    assert r.completeness == round(5 / 7, 4)
+
+
+def test_a_failing_cloudwatch_makes_metric_fields_missing_not_an_error():
+    ev = evaluate(
+        NOW,
+        settings=settings(),
+        sources=sources(FakeCloudWatch(fail=True), satisfaction={"average": 4.2, "count": 5}),
+    )
+    r = ev.report
+    assert r.performance.apiResponseTime is None and r.adoption.dailyActiveUsers is None
+    reasons = {m.field: m.reason for m in r.missing}
+    assert reasons["performance.apiResponseTime"].startswith("CloudWatch did not answer")
+    assert reasons["quality.appointmentCompletionRate"].startswith("CloudWatch did not answer")
+    assert r.deductions == [] and r.healthScore == 100
+    assert r.completeness == round(3 / 7, 4)  # satisfaction and the two stability inputs remain
+
+
+def test_a_failing_feedback_source_makes_its_inputs_missing():
+    def broken(*_):
+        raise UpstreamUnavailable("The feedback table could not be read.")
+
+    src = sources(full_cloudwatch())
+    src.satisfaction = broken
+    src.open_feedback = broken
+    r = evaluate(NOW, settings=settings(), sources=src).report
+    reasons = {m.field: m.reason for m in r.missing}
+    assert "could not be read" in reasons["quality.userSatisfactionScore"]
+    assert "could not be read" in reasons["stability.criticalErrors"]
+    assert r.stability.criticalErrors is None and r.quality.userSatisfactionScore is None
+
+
+def test_zero_requests_give_no_error_rate():
+    cw = FakeCloudWatch()
+    cw.add("AWS/ApiGateway", "Count", 0, NOW - timedelta(minutes=2), API)
+    cw.add("AWS/ApiGateway", "5XXError", 0, NOW - timedelta(minutes=2), API)
+    r = evaluate(NOW, settings=settings(), sources=sources(cw)).report
+    assert r.performance.errorRate is None and r.performance.requestCount == 0
+    assert "no API requests" in {m.field: m.reason for m in r.missing}["performance.errorRate"]
+
+
+def test_percentiles_off_leave_p95_missing_and_do_not_query_it():
+    cw = full_cloudwatch()
+    r = evaluate(NOW, settings=settings(health_percentile_stats=False), sources=sources(cw)).report
+    assert r.performance.apiResponseTimeP95 is None
+    assert "switched off" in {m.field: m.reason for m in r.missing}["performance.apiResponseTimeP95"]
+    assert "api_latency_p95" not in r.details["cloudwatch"]["performance"]["queries"]
+
+
+def test_without_a_function_name_lambda_is_account_wide_and_memory_missing():
+    cw = FakeCloudWatch()
+    cw.add("AWS/Lambda", "Errors", 4, NOW - timedelta(minutes=1))
+    r = evaluate(NOW, settings=settings(health_lambda_function=None), sources=sources(cw)).report
+    assert r.performance.lambdaErrors == 4
+    assert "HEALTH_LAMBDA_FUNCTION" in {m.field: m.reason for m in r.missing}["performance.memoryUsage"]
+
+
+def test_backdated_evaluation_leaves_stability_missing():
+    ev = evaluate(NOW, settings=settings(), sources=sources(full_cloudwatch()), backdated=True)
+    assert ev.report.backfilled is True
+    assert ev.report.stability.criticalErrors is None
+    assert "back-dated" in {m.field: m.reason for m in ev.report.missing}["stability.criticalErrors"]
+
+
+def test_the_first_minute_of_a_day_has_no_counts_window():
+    midnight = datetime(2026, 3, 10, 0, 0, 20, tzinfo=UTC)
+    r = evaluate(midnight, settings=settings(), sources=sources(full_cloudwatch())).report
+    assert "just begun" in {m.field: m.reason for m in r.missing}["adoption.appointmentsCreatedToday"]
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_public_view_hides_details_unless_verbose(verbose):
+    report = evaluate(NOW, settings=settings(), sources=sources(full_cloudwatch())).report
+    body = report.public(verbose=verbose)
+    assert ("details" in body) is verbose
+    assert body["healthScore"] == report.healthScore
