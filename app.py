@@ -1,9 +1,21 @@
 """Routes and scheduled handlers only; each is a few lines over chalicelib."""
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.auth import Role
-from chalicelib.web import Api, Call
+from chalicelib.config import get_settings
+from chalicelib.feedback import service as feedback
+from chalicelib.health import ingest, slo
+from chalicelib.health import service as health
+from chalicelib.schemas.feedback import (
+    FeedbackCreate,
+    FeedbackListQuery,
+    FeedbackSummaryQuery,
+    FeedbackUpdate,
+)
+from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
+from chalicelib.schemas.metrics import MetricsBatch
+from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
 api = Api(app)
@@ -21,6 +33,107 @@ def ping():
 def whoami(call: Call):
     """Who the token says the caller is: lets a client check its token and roles."""
     return call.principal.describe()
+
+
+FEEDBACK = "/api/monitoring/feedback"
+
+
+def _item_headers(record: dict, replayed: bool | None = None) -> dict:
+    headers = {"ETag": feedback.etag(record)}
+    if replayed is not None:
+        headers |= {"Location": f"{FEEDBACK}/{record['id']}", "Idempotent-Replayed": str(replayed).lower()}
+    return headers
+
+
+@app.route(FEEDBACK, methods=["POST"])
+@api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
+def submit_feedback(call: Call):
+    """Submit feedback; 201 with the stored (redacted) record. Idempotency-Key makes retries safe."""
+    body, key = call.body(FeedbackCreate), call.header("Idempotency-Key")
+    record, replayed = feedback.submit_feedback(call.principal, body, key, settings=call.settings)
+    return json_response(record, 201, _item_headers(record, replayed))
+
+
+@app.route(FEEDBACK, methods=["GET"])
+@api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
+def list_feedback(call: Call):
+    """Feedback newest first, filtered, cursor-paginated; staff see their own workspace."""
+    return feedback.list_feedback(call.principal, call.params(FeedbackListQuery), settings=call.settings)
+
+
+@app.route(FEEDBACK + "/summary", methods=["GET"])
+@api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
+def feedback_summary(call: Call):
+    """Volume, distributions, ratings and their trend, resolution times over a date window."""
+    query = call.params(FeedbackSummaryQuery)
+    return feedback.feedback_summary(call.principal, query, settings=call.settings)
+
+
+@app.route(FEEDBACK + "/{feedback_id}", methods=["GET"])
+@api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
+def get_feedback(call: Call, feedback_id: str):
+    record = feedback.get_feedback(call.principal, feedback_id, settings=call.settings)
+    return json_response(record, 200, _item_headers(record))
+
+
+@app.route(FEEDBACK + "/{feedback_id}", methods=["PATCH"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def update_feedback(call: Call, feedback_id: str):
+    """Triage: status, assignee, resolution. If-Match (or body version) guards against lost updates."""
+    change, if_match = call.body(FeedbackUpdate), call.header("If-Match")
+    record = feedback.update_feedback(call.principal, feedback_id, change, if_match, settings=call.settings)
+    return json_response(record, 200, _item_headers(record))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="retry_feedback_notifications")
+def retry_feedback_notifications(event):
+    """Publish the critical-feedback alerts whose first publish failed."""
+    return feedback.retry_pending_notifications()
+
+
+HEALTH = "/api/monitoring/system-health"
+
+
+@app.route(HEALTH, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def system_health(call: Call):
+    """Score, band, deductions and inputs; from the latest snapshot while fresh (?refresh=true: anew)."""
+    query = call.params(HealthQuery)
+    return health.current_health(verbose=query.verbose, refresh=query.refresh, settings=call.settings)
+
+
+@app.route(HEALTH + "/history", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def system_health_history(call: Call):
+    """The stored health series between ?start= and ?end= (default: the last 24 h), paginated."""
+    return health.health_history(call.params(HistoryQuery), settings=call.settings)
+
+
+@app.route(HEALTH + "/slo", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def system_health_slo(call: Call):
+    """30-day uptime, availability and latency SLOs: error budget left, multi-window burn rates."""
+    call.params(SloQuery)
+    return slo.slo_report(settings=call.settings)
+
+
+@app.route("/api/monitoring/metrics", methods=["POST"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN, Role.INGEST)
+def ingest_metrics(call: Call):
+    """Patient Engagement metrics from a producer outside AWS, written to CloudWatch."""
+    batch, key = call.body(MetricsBatch), call.header("Idempotency-Key")
+    result, replayed = ingest.ingest_metrics(
+        batch, call.principal, idempotency_key=key, settings=call.settings
+    )
+    return json_response(result, 200, {"Idempotent-Replayed": str(replayed).lower()})
+
+
+# HEALTH_SCHEDULE_MINUTES is read when this module is imported: `chalice package`/`deploy` bake it
+# into the EventBridge rule (docs/health.md, "Schedule").
+@app.schedule(Rate(get_settings().health_schedule_minutes, unit=Rate.MINUTES), name="evaluate_health")
+def evaluate_health(event):
+    """Evaluate health, store the snapshot, publish HealthScore to CloudWatch."""
+    return health.run_scheduled_evaluation()
 
 
 # Keep last: answers CORS preflight for every route declared above.

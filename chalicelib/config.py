@@ -44,6 +44,55 @@ class Settings(BaseModel):
     # Feedback listing looks back at most this far when no startDate is given.
     list_horizon_days: int = 366
     page_size_max: int = 100
+    # Feedback summary: default and largest date window (days), so its cost stays bounded.
+    summary_default_days: int = 30
+    summary_max_days: int = 366
+    # Idempotency records live this long (DynamoDB TTL); a retry after that stores a new item.
+    idempotency_ttl_seconds: int = 86400
+    # The notification retry job leaves items younger than this to the request that wrote them.
+    notify_retry_min_age_seconds: int = 60
+
+    # System health (docs/health.md). What to read: the monitored module's API Gateway API (by name),
+    # its Lambda function (empty = the account-wide AWS/Lambda aggregate) and DynamoDB tables (empty =
+    # this stack's feedback table), and the namespace its adoption metrics are published to.
+    health_api_name: str = "post-launch-monitor"
+    health_lambda_function: str | None = None
+    health_dynamodb_tables: list[str] = Field(default_factory=list)
+    health_dynamodb_operations: list[str] = Field(
+        default_factory=lambda: ["GetItem", "Query", "PutItem", "UpdateItem"]
+    )
+    health_adoption_namespace: str = "PatientEngagement"
+    health_score_namespace: str = "PostLaunchMonitor"
+    # Evaluation windows (each shown in the response).
+    health_performance_window_minutes: int = Field(default=15, ge=1, le=1440)
+    health_gauge_lookback_hours: int = Field(default=24, ge=1, le=336)
+    health_rates_window_days: int = Field(default=7, ge=1, le=14)
+    health_satisfaction_window_days: int = Field(default=30, ge=1, le=366)
+    # Snapshots: the API answers from the latest one while it is this fresh; they expire after
+    # retention (DynamoDB TTL). The scheduled evaluator runs every health_schedule_minutes (read when
+    # app.py is imported, so `chalice package`/`deploy` bake it into the EventBridge rule).
+    health_freshness_seconds: int = Field(default=60, ge=0, le=3600)
+    health_retention_days: int = Field(default=35, ge=1, le=400)
+    health_schedule_minutes: int = Field(default=5, ge=1, le=1440)
+    health_history_max_points: int = Field(default=2000, ge=1, le=10000)
+    # Percentile statistics (p95, PR(:500)). None = on everywhere but the local stage, whose moto
+    # CloudWatch answers HTTP 500 to any percentile query (docs/health.md, "moto").
+    health_percentile_stats: bool | None = None
+    # SLOs (percent targets over slo_window_days).
+    slo_availability_target: float = Field(default=99.9, gt=0, lt=100)
+    slo_latency_threshold_ms: float = Field(default=500, gt=0)
+    slo_latency_target: float = Field(default=95.0, gt=0, lt=100)
+    slo_window_days: int = Field(default=30, ge=1, le=63)
+
+    @property
+    def percentile_stats(self) -> bool:
+        if self.health_percentile_stats is None:
+            return self.stage != "local"
+        return self.health_percentile_stats
+
+    @property
+    def health_tables(self) -> list[str]:
+        return self.health_dynamodb_tables or [self.feedback_table]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ | None = None) -> Settings:
@@ -53,6 +102,12 @@ class Settings(BaseModel):
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "cors_origins": _csv(env.get("CORS_ORIGINS")),
+            "health_dynamodb_tables": _csv(env.get("HEALTH_DYNAMODB_TABLES")),
+            **(
+                {"health_dynamodb_operations": _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))}
+                if _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))
+                else {}
+            ),
         }
         for name in (
             "feedback_table",
@@ -70,6 +125,27 @@ class Settings(BaseModel):
             "groups_claim",
             "list_horizon_days",
             "page_size_max",
+            "summary_default_days",
+            "summary_max_days",
+            "idempotency_ttl_seconds",
+            "notify_retry_min_age_seconds",
+            "health_api_name",
+            "health_lambda_function",
+            "health_adoption_namespace",
+            "health_score_namespace",
+            "health_performance_window_minutes",
+            "health_gauge_lookback_hours",
+            "health_rates_window_days",
+            "health_satisfaction_window_days",
+            "health_freshness_seconds",
+            "health_retention_days",
+            "health_schedule_minutes",
+            "health_history_max_points",
+            "health_percentile_stats",
+            "slo_availability_target",
+            "slo_latency_threshold_ms",
+            "slo_latency_target",
+            "slo_window_days",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+from postlaunch.awsenv import env_from_resources, template_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.json"
@@ -117,7 +120,9 @@ class Provisioned:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def provision(endpoint: str, stack_name: str = "post-launch-monitor-local", path: Path = TEMPLATE) -> Provisioned:
+def provision(
+    endpoint: str, stack_name: str = "post-launch-monitor-local", path: Path = TEMPLATE
+) -> Provisioned:
     """Create the template's resources on moto and return the environment the app needs."""
     template = load_template(path)
     body = local_template(template)
@@ -136,14 +141,8 @@ def provision(endpoint: str, stack_name: str = "post-launch-monitor-local", path
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
     }
     _apply_table_settings(endpoint, body, physical)
-    env = {}
-    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    for var, value in variables.items():
-        refs = _refs(value)
-        if isinstance(value, dict) and "Ref" in value and value["Ref"] in physical:
-            env[var] = physical[value["Ref"]]
-        elif isinstance(value, str) and not refs:
-            env[var] = value
+    # The same variable -> resource mapping the CLI uses against a deployed stack (postlaunch.awsenv).
+    env = env_from_resources(template_variables(template), physical)
     return Provisioned(stack_name=stack_name, physical=physical, env=env)
 
 
@@ -177,7 +176,7 @@ class LocalAws:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server = None
 
-    def start(self) -> "LocalAws":
+    def start(self) -> LocalAws:
         from moto.server import ThreadedMotoServer
 
         # The Step Functions interpreter calls back to localhost:$MOTO_PORT.
@@ -215,6 +214,19 @@ class LocalAws:
         }
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when its parent dies, so a hard-killed dev stack or
+    test run leaves no `chalice local` behind. Elsewhere this is a no-op."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 class ChaliceLocal:
     """`chalice local` serving app.py on a port, as a child process."""
 
@@ -226,7 +238,7 @@ class ChaliceLocal:
         self._log = log
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> "ChaliceLocal":
+    def start(self, timeout: float = 60.0) -> ChaliceLocal:
         chalice = Path(sys.executable).with_name("chalice")
         cmd = [str(chalice) if chalice.exists() else "chalice"]
         cmd += ["local", "--no-autoreload", "--stage", "local", "--host", self.host, "--port", str(self.port)]
@@ -236,6 +248,7 @@ class ChaliceLocal:
             env=self._env,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_for_port(self.port, timeout=timeout, host=self.host)
