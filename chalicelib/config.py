@@ -162,5 +162,7 @@ def reset_settings() -> None:
     """Forget the cached settings (tests and the dev stack change the environment)."""
     get_settings.cache_clear()
     from chalicelib.integrations.aws import reset_clients
+    from chalicelib.store.base import unbind_models
 
     reset_clients()
+    unbind_models()

@@ -344,6 +344,7 @@ class DevStack:
     api: ChaliceLocal | None = None
     scheduler: Scheduler | None = None
     env: dict[str, str] = field(default_factory=dict)
+    demo_loaded_at: datetime | None = None
 
     @classmethod
     def from_env(cls) -> DevStack:
@@ -385,6 +386,8 @@ class DevStack:
         self.say(f"Starting chalice local on {self.host}:{self.api_port} ...")
         self.api = ChaliceLocal(self.env, port=self.api_port, host=self.host, log=sys.stdout).start()
         jobs = discover_jobs(module.app, module, speedup=self.speedup, fixed_period=self.fixed_period)
+        if self.demo:
+            jobs.append(self.demo_producer())
         self.scheduler = Scheduler(jobs)
         self.scheduler.start()
         self.print_banner(module.app, jobs)
@@ -395,9 +398,32 @@ class DevStack:
 
         self.say("Loading the DEMO month of data through the services (this takes a while) ...")
         started = time.monotonic()
-        for line in demo.load_all(now=datetime.now(UTC)):
+        self.demo_loaded_at = datetime.now(UTC)
+        for line in demo.load_all(now=self.demo_loaded_at):
             self.say(f"  demo: {line}")
         self.say(f"  demo data loaded in {time.monotonic() - started:.1f} s")
+
+    def demo_producer(self) -> ScheduledJob:
+        """DEMO=1: keep publishing the module's metric series while the stack runs, as the Patient
+        Engagement module would, so live health readings do not run dry after the loaded month."""
+        from postlaunch import demo_health
+
+        # The loaded month already runs HEAD past its load time; continue from there, never over it
+        # (a count written twice for one minute would be summed twice).
+        written_until = [(self.demo_loaded_at or datetime.now(UTC)) + demo_health.HEAD]
+
+        def produce(_event: dict[str, Any], _context: Any) -> str:
+            written_until[0] = demo_health.top_up(datetime.now(UTC), written_until[0])
+            return written_until[0].isoformat()
+
+        period = self.fixed_period or 300 / self.speedup
+        return ScheduledJob(
+            name="demo_metrics_producer",
+            handler_string="postlaunch.demo_health.top_up",
+            expression="rate(5 minutes), DEMO only",
+            handler=produce,
+            period=period,
+        )
 
     def print_banner(self, app_obj: Any, jobs: list[ScheduledJob]) -> None:
         from chalicelib.auth import mint_dev_token

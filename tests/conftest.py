@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from postlaunch.localstack import ChaliceLocal, LocalAws, provision
+from postlaunch.localstack import ChaliceLocal, LocalAws, client, provision
 
 
 @dataclass
@@ -26,6 +26,10 @@ class Stack:
 
         reset_settings()
         return get_settings()
+
+    def aws_client(self, service: str):
+        """A boto3 client for the moto server, as the app's own would be."""
+        return client(service, self.aws.endpoint)
 
     def token(self, role: str, workspace: str | None = None, sub: str | None = None, **kw) -> str:
         from chalicelib.auth import mint_dev_token

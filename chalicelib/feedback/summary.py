@@ -90,6 +90,7 @@ def compute_summary(items: Iterable[dict[str, Any]], window: Window, items_read:
     counters = {name: Counter[str]() for name in ("category", "severity", "status", "featureArea")}
     rating_sum = dict.fromkeys((name for name, _ in RATINGS), 0.0)
     rating_count = dict.fromkeys((name for name, _ in RATINGS), 0)
+    # Per-day sum and count, not the ratings themselves: memory follows the days, not the items.
     daily_satisfaction: dict[str, list[int]] = {}
     resolution_hours: list[float] = []
     open_critical = open_high = total = 0
@@ -108,7 +109,9 @@ def compute_summary(items: Iterable[dict[str, Any]], window: Window, items_read:
                 rating_sum[name] += value
                 rating_count[name] += 1
                 if name == "satisfaction":
-                    daily_satisfaction.setdefault(day, []).append(value)
+                    day_total = daily_satisfaction.setdefault(day, [0, 0])
+                    day_total[0] += value
+                    day_total[1] += 1
         if item.get("resolvedAt"):
             delta = parse_iso(item["resolvedAt"]) - parse_iso(item["createdAt"])
             resolution_hours.append(delta.total_seconds() / 3600)
@@ -122,11 +125,11 @@ def compute_summary(items: Iterable[dict[str, Any]], window: Window, items_read:
     points: list[tuple[float, float]] = []
     for day in days:
         key = day.isoformat()
-        values = daily_satisfaction.get(key, [])
-        average = _mean(sum(values), len(values))
-        series.append({"date": key, "average": average, "count": len(values)})
-        if values:
-            points.append((float(day_index[key]), sum(values) / len(values)))
+        day_sum, day_count = daily_satisfaction.get(key, (0, 0))
+        average = _mean(day_sum, day_count)
+        series.append({"date": key, "average": average, "count": day_count})
+        if day_count:
+            points.append((float(day_index[key]), day_sum / day_count))
     slope = least_squares_slope(points)
     resolution_hours.sort()
 

@@ -1,8 +1,11 @@
 """Binding PynamoDB models to the tables and endpoint named in the settings.
 
 Table names are only known at run time (CloudFormation names them), so each model declares which
-setting holds its table name and `bind_models` points it there. Call it once per process after the
-settings are read (app.py does), and again whenever tests change the environment.
+setting holds its table name and `bind_models` points it there. A model that has not been bound
+binds itself to the current settings on its first operation (a model imported late, or after
+`reset_settings()`), so no code path reaches a table before its name is known. Code given explicit
+settings calls `bind_models(settings)` first; binding only resets a model's connection when its
+table, region or endpoint actually change, so repeated calls are cheap and keep the botocore client.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from pynamodb.models import Model
 from chalicelib.config import Settings, get_settings
 
 _MODELS: list[type[BoundModel]] = []
-_BOUND_TO: list[Settings | None] = [None]
 
 
 class BoundModel(Model):
     """A model whose table comes from the settings attribute named by `table_setting`."""
 
     table_setting: ClassVar[str] = ""
+    _binding: ClassVar[tuple[str, str, str | None] | None] = None
 
     class Meta:
         abstract = True
@@ -28,20 +31,31 @@ class BoundModel(Model):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.table_setting:
+            cls._binding = None
             _MODELS.append(cls)
-            _BOUND_TO[0] = None  # a model imported after a binding must be bound on the next call
+
+    @classmethod
+    def _get_connection(cls):
+        if cls._binding is None:
+            bind_models()
+        return super()._get_connection()
 
 
 def bind_models(settings: Settings | None = None) -> Settings:
     settings = settings or get_settings()
-    if _BOUND_TO[0] is settings:
-        return settings
     for model in _MODELS:
-        model.Meta.table_name = getattr(settings, model.table_setting)
-        model.Meta.region = settings.region
-        model.Meta.host = settings.endpoint_url
+        binding = (getattr(settings, model.table_setting), settings.region, settings.endpoint_url)
+        if model._binding == binding:
+            continue
+        model.Meta.table_name, model.Meta.region, model.Meta.host = binding
         model._connection = None  # the cached connection holds the old table name and host
         for index in model._indexes.values():
             index.Meta.model = model
-    _BOUND_TO[0] = settings
+        model._binding = binding
     return settings
+
+
+def unbind_models() -> None:
+    """Forget the bindings: each model binds again, to the settings of the moment, on its next use."""
+    for model in _MODELS:
+        model._binding = None

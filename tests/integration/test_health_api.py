@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 HEALTH = "/api/monitoring/system-health"
@@ -32,13 +31,7 @@ def health_env(stack, monkeypatch):
 
 
 def cloudwatch(stack):
-    return boto3.client(
-        "cloudwatch",
-        endpoint_url=stack.aws.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack.aws_client("cloudwatch")
 
 
 def scheduled_event(when: datetime) -> dict:

@@ -9,19 +9,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
-
 METRICS = "/api/monitoring/metrics"
 
 
 def cloudwatch(stack):
-    return boto3.client(
-        "cloudwatch",
-        endpoint_url=stack.aws.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return stack.aws_client("cloudwatch")
 
 
 def stored(stack, workspace: str, name: str, start: datetime, end: datetime) -> tuple[float, float]:
