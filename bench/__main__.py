@@ -57,7 +57,7 @@ def payload(i: int) -> dict:
     }
 
 
-def load(workspace: str, n: int, first_day_back: int, days: int) -> None:
+def load(workspace: str, n: int, first_day_back: int, days: int, severity: str | None = None) -> None:
     from chalicelib.auth import Principal, Role
     from chalicelib.feedback.service import new_record
     from chalicelib.store.feedback import batch_put
@@ -67,7 +67,8 @@ def load(workspace: str, n: int, first_day_back: int, days: int) -> None:
     records = []
     for i in range(n):
         at = AS_OF - timedelta(days=first_day_back + i // per_day, minutes=i % per_day)
-        records.append(new_record(staff, payload(i), now=at)[0])
+        body = payload(i) if severity is None else {**payload(i), "severity": severity}
+        records.append(new_record(staff, body, now=at)[0])
     batch_put(records)
 
 
@@ -113,14 +114,17 @@ def bench_health(requests: Requests) -> None:
     as_of = datetime(2021, 9, 15, 12, 0, tzinfo=UTC)
     with requests.measure() as empty:
         evaluate(now=as_of)
-    load("ws-bench-health", 2000, first_day_back=(AS_OF - as_of).days + 1, days=20)
+    # Rated, low-severity items in the satisfaction window: stored feedback, not open problems (each
+    # open critical or high item is a deduction the evaluation must list, so those are read).
+    load("ws-bench-health", 2000, first_day_back=(AS_OF - as_of).days + 1, days=20, severity="low")
     with requests.measure() as loaded:
-        evaluate(now=as_of)
+        rated = evaluate(now=as_of).report.quality.satisfactionResponses
     print("2. Health evaluation: AWS requests per evaluation")
     print(
-        f"   0 feedback items: {empty['requests']}; 2000 items: {loaded['requests']}; "
+        f"   0 feedback items: {empty['requests']}; 2000 items ({rated} rated in the window): "
+        f"{loaded['requests']}; "
         f"ratio {loaded['requests'] / empty['requests']:.2f} "
-        "(the satisfaction query reads one more page per MB of rated items)"
+        "(1.00: satisfaction comes from the daily ratings rollup, not the items)"
     )
 
 

@@ -24,6 +24,7 @@ class Settings(BaseModel):
 
     feedback_table: str = "plm-local-feedback"
     idempotency_table: str = "plm-local-idempotency"
+    rollups_table: str = "plm-local-rollups"
     issues_table: str = "plm-local-issues"
     health_table: str = "plm-local-health"
     alerts_topic_arn: str | None = None
@@ -112,6 +113,7 @@ class Settings(BaseModel):
         for name in (
             "feedback_table",
             "idempotency_table",
+            "rollups_table",
             "issues_table",
             "health_table",
             "alerts_topic_arn",

@@ -56,6 +56,7 @@ from chalicelib.schemas.feedback import (
     validate_payload,
 )
 from chalicelib.store import feedback as store
+from chalicelib.store import rollups
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, get_claim, scoped_key
 
 # Free text that may carry patient details: redacted before storage.
@@ -386,27 +387,16 @@ def feedback_summary(
 def satisfaction_in_window(
     start: datetime, end: datetime, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Mean satisfactionRating of feedback created in [start, end], all workspaces, via byMonth:
-    {"average": float | None, "count": int}."""
+    """Mean satisfactionRating of feedback created on the UTC days from start's to end's (whole days),
+    all workspaces: {"average": float | None, "count": int}. Read from the daily ratings rollup kept
+    with each submission: one Query of at most one item per day, whatever the volume of feedback."""
     store.bind(settings)
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if start > end:
         return {"average": None, "count": 0}
-    window = Window(start, end)
-    total = count = 0
-    for month in months_newest_first(start, end):
-        query = store.DateQuery(
-            "byMonth",
-            month,
-            window.start_key,
-            window.end_key,
-            attributes=("id", "createdAt", "satisfactionRating"),
-        )
-        for record in query:
-            if record.get("satisfactionRating") is not None:
-                total += record["satisfactionRating"]
-                count += 1
-    return {"average": round(total / count, 3) if count else None, "count": count}
+    totals = rollups.ratings_between(start.date().isoformat(), end.date().isoformat())["satisfaction"]
+    count = int(totals["count"])
+    return {"average": round(totals["sum"] / count, 3) if count else None, "count": count}
 
 
 def open_feedback(

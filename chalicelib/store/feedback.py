@@ -13,6 +13,7 @@ Indexes (infra/template.json):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -33,6 +34,9 @@ from chalicelib.errors import Conflict, DomainError, RequestInProgress, Upstream
 from chalicelib.store.base import BoundModel, bind_models
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, claimable
 from chalicelib.store.idempotency import to_model as claim_model
+from chalicelib.store.rollups import add_ratings, ratings_update
+
+_CONFLICT_RETRIES = 4
 
 # Codes that mean "AWS could not do it now", not "the request was wrong".
 _UNAVAILABLE_CODES = {
@@ -203,12 +207,13 @@ def to_model(record: dict[str, Any]) -> FeedbackModel:
 
 
 def put_new(record: dict[str, Any], claim: IdempotencyClaim | None = None, now_epoch: int = 0) -> dict:
-    """Store a new item (never overwriting one). With a claim, the item and the idempotency record
-    are written in one transaction: both or neither. Raises ClaimExists when the caller's key is
-    already held by an earlier request."""
+    """Store a new item (never overwriting one), its ratings in the daily rollup, and with a claim the
+    idempotency record: one transaction, so all or none are written. Raises ClaimExists when the
+    caller's key is already held by an earlier request."""
     model = to_model({**record, "version": None})
     new_item = FeedbackModel.id.does_not_exist()
-    if claim is None:
+    rollup = ratings_update(record)
+    if claim is None and rollup is None:
         try:
             model.save(condition=new_item)
         except PynamoDBException as exc:
@@ -216,25 +221,32 @@ def put_new(record: dict[str, Any], claim: IdempotencyClaim | None = None, now_e
                 raise Conflict("An item with this id already exists.") from exc
             _reraise(exc, "store the feedback")
         return to_record(model)
-    try:
-        with TransactWrite(connection=FeedbackModel._get_connection().connection) as tx:
-            tx.save(model, condition=new_item)
-            tx.save(claim_model(claim), condition=claimable(now_epoch))
-    except TransactWriteError as exc:
-        reasons = (
-            exc.cancellation_reasons if exc.cause_response_code == "TransactionCanceledException" else []
-        )
-        codes = [reason.code if reason else None for reason in reasons] + [None, None]
-        if codes[1] == "ConditionalCheckFailed":
-            raise ClaimExists(claim.key) from exc
-        if "TransactionConflict" in codes:
-            raise RequestInProgress(
-                "Another request with this Idempotency-Key is being stored; retry shortly."
-            ) from exc
-        if codes[0] == "ConditionalCheckFailed":
-            raise Conflict("An item with this id already exists.") from exc
-        _reraise(exc, "store the feedback")
-    return to_record(model)
+    # Items of one day share their rollup item, so two submissions at the same moment can cancel each
+    # other (TransactionConflict, nothing written); a short retry settles it.
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            with TransactWrite(connection=FeedbackModel._get_connection().connection) as tx:
+                tx.save(model, condition=new_item)
+                if claim is not None:
+                    tx.save(claim_model(claim), condition=claimable(now_epoch))
+                if rollup is not None:
+                    tx.update(rollup[0], actions=rollup[1])
+            return to_record(model)
+        except TransactWriteError as exc:
+            reasons = (
+                exc.cancellation_reasons if exc.cause_response_code == "TransactionCanceledException" else []
+            )
+            codes = [reason.code if reason else None for reason in reasons] + [None, None]
+            if claim is not None and codes[1] == "ConditionalCheckFailed":
+                raise ClaimExists(claim.key) from exc
+            if codes[0] == "ConditionalCheckFailed":
+                raise Conflict("An item with this id already exists.") from exc
+            if "TransactionConflict" not in codes:
+                _reraise(exc, "store the feedback")
+            if attempt + 1 == _CONFLICT_RETRIES:
+                raise RequestInProgress("The feedback could not be stored for contention; retry.") from exc
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def get(feedback_id: str, consistent: bool = True) -> dict[str, Any] | None:
@@ -360,16 +372,17 @@ def clear_notify_pending(feedback_id: str) -> bool:
 
 
 def batch_put(records: Iterable[dict[str, Any]]) -> int:
-    """Bulk load (demo data, tests): BatchWriteItem, 25 at a time, no conditions."""
-    count = 0
+    """Bulk load (demo data, tests): BatchWriteItem, 25 at a time, no conditions; then the daily
+    ratings rollup, one update per day (not atomic with the items: a loader, not a request path)."""
+    records = list(records)
     try:
         with FeedbackModel.batch_write() as batch:
             for record in records:
                 batch.save(to_model({**record, "version": record.get("version") or 1}))
-                count += 1
     except PynamoDBException as exc:
         _reraise(exc, "store the batch")
-    return count
+    add_ratings(records)
+    return len(records)
 
 
 def botocore_client() -> Any:

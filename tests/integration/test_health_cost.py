@@ -12,7 +12,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import botocore.endpoint
 
 from chalicelib.auth import Principal, Role
@@ -54,17 +53,21 @@ class AwsCalls:
 
 def model_clients():
     """The botocore client of every PynamoDB model (one per model class)."""
+    import app  # noqa: F401  (imports every model, so none is created after the hooks are set)
     from chalicelib.store.base import _MODELS
 
     return [model._get_connection().connection.client for model in _MODELS]
 
 
 def load_feedback(settings, workspace: str, n: int) -> None:
-    from chalicelib.feedback.service import submit_feedback
+    """n rated items, built by the service's own record builder and bulk-loaded with their rollup
+    (moto copies every table for each transaction, so 500 single submissions would take minutes)."""
+    from chalicelib.feedback.service import new_record
+    from chalicelib.store.feedback import batch_put
 
     principal = Principal(sub=f"cost-{workspace}", workspace_id=workspace, roles=frozenset({Role.STAFF}))
-    for i in range(n):
-        submit_feedback(
+    records = [
+        new_record(
             principal,
             {
                 "category": "general_feedback",
@@ -75,19 +78,15 @@ def load_feedback(settings, workspace: str, n: int) -> None:
                 "satisfactionRating": 1 + i % 5,
             },
             now=AS_OF - timedelta(days=20, minutes=i),
-            settings=settings,
-        )
+        )[0]
+        for i in range(n)
+    ]
+    batch_put(records)
 
 
 def test_calls_per_evaluation_do_not_grow_with_stored_feedback(stack, monkeypatch, capsys):
     settings = stack.settings().model_copy(update={"health_api_name": f"api-{uuid.uuid4().hex[:8]}"})
-    cw = boto3.client(
-        "cloudwatch",
-        endpoint_url=stack.aws.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cw = stack.aws_client("cloudwatch")
     sources = HealthSources(cloudwatch=cw)
     first = evaluate(AS_OF, settings=settings, sources=sources)  # warm-up: every client now exists
     assert first.report.quality.satisfactionResponses == 0
