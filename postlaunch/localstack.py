@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,31 @@ def _apply_table_settings(endpoint: str, body: dict[str, Any], physical: dict[st
             )
 
 
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _serialize_dynamodb() -> None:
+    """Run moto's DynamoDB one request at a time, as DynamoDB's per-item atomicity would have it.
+
+    moto's DynamoDB is not thread-safe: a conditional update is a read, a check and a write, and a
+    transaction deep-copies the tables it touches while other threads change them ("dictionary
+    changed size during iteration", a 500). The API (`chalice local`) serves requests on threads, so
+    concurrent requests would see races real DynamoDB does not have. Patched once per process.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_plm_serialized", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    call_action._plm_serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action
+
+
 class LocalAws:
     """A moto server in this process, with Step Functions execution switched on."""
 
@@ -183,6 +209,7 @@ class LocalAws:
         os.environ["MOTO_PORT"] = str(self.port)
         for key, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(key, value)
+        _serialize_dynamodb()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()

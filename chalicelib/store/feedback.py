@@ -164,9 +164,15 @@ def _unavailable(exc: PynamoDBException, action: str) -> DomainError:
     )
 
 
+def _server_side(exc: PynamoDBException) -> bool:
+    """DynamoDB answered 5xx: its failure, whatever the code says (or when there is none)."""
+    response = getattr(getattr(exc, "cause", None), "response", None) or {}
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+
+
 def _reraise(exc: PynamoDBException, action: str) -> None:
     """Transient AWS failures become UpstreamUnavailable; anything else is our bug and propagates."""
-    if exc.cause_response_code in _UNAVAILABLE_CODES:
+    if exc.cause_response_code in _UNAVAILABLE_CODES or _server_side(exc):
         raise _unavailable(exc, action) from exc
     raise exc
 
