@@ -125,4 +125,7 @@ def test_concurrent_rated_submissions_over_http_all_count(stack, workspace):
         statuses = list(pool.map(lambda n: api.post(FEEDBACK, json=body(1 + n % 5)).status_code, range(8)))
     assert statuses == [201] * 8
     after = today()["satisfaction"]
-    assert (after["count"] - before["count"], after["sum"] - before["sum"]) == (8, sum(1 + n % 5 for n in range(8)))
+    assert (after["count"] - before["count"], after["sum"] - before["sum"]) == (
+        8,
+        sum(1 + n % 5 for n in range(8)),
+    )
