@@ -12,9 +12,24 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
+from chalicelib.errors import UpstreamUnavailable
+
+# Error codes that mean "AWS could not do it now", not "the request was wrong".
+_UNAVAILABLE_CODES = {
+    None,  # no HTTP answer at all (connection refused, timeout)
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ResourceNotFoundException",  # the table is missing: a deployment problem, not the caller's
+    "UnrecognizedClientException",
+    "AccessDeniedException",
+}
 
 _MODELS: list[type[BoundModel]] = []
 
@@ -59,3 +74,20 @@ def unbind_models() -> None:
     """Forget the bindings: each model binds again, to the settings of the moment, on its next use."""
     for model in _MODELS:
         model._binding = None
+
+
+def _server_side(exc: PynamoDBException) -> bool:
+    """DynamoDB answered 5xx: its failure, whatever the code says (or when there is none)."""
+    response = getattr(getattr(exc, "cause", None), "response", None) or {}
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+
+
+def table_error(exc: PynamoDBException, action: str) -> UpstreamUnavailable:
+    """The domain error for a table operation that failed on AWS's side (the caller may retry: 503).
+    A failure of our own making (a malformed request) is not disguised as an outage: it is raised
+    as it is. Callers handle the codes they expect (conditional checks) before calling this."""
+    if exc.cause_response_code in _UNAVAILABLE_CODES or _server_side(exc):
+        return UpstreamUnavailable(
+            f"Could not {action}; try again.", details={"awsCode": exc.cause_response_code}
+        )
+    raise exc

@@ -30,26 +30,13 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
-from chalicelib.errors import Conflict, DomainError, RequestInProgress, UpstreamUnavailable
-from chalicelib.store.base import BoundModel, bind_models
+from chalicelib.errors import Conflict, RequestInProgress
+from chalicelib.store.base import BoundModel, bind_models, table_error
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, claimable
 from chalicelib.store.idempotency import to_model as claim_model
 from chalicelib.store.rollups import add_ratings, ratings_update
 
 _CONFLICT_RETRIES = 4
-
-# Codes that mean "AWS could not do it now", not "the request was wrong".
-_UNAVAILABLE_CODES = {
-    None,  # no HTTP answer at all (connection refused, timeout)
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "ResourceNotFoundException",  # the table is missing: a deployment problem, not the caller's
-    "UnrecognizedClientException",
-    "AccessDeniedException",
-}
 
 
 class ByMonthIndex(GlobalSecondaryIndex["FeedbackModel"]):
@@ -158,25 +145,6 @@ def bind(settings: Settings | None = None) -> Settings:
     return bind_models(settings)
 
 
-def _unavailable(exc: PynamoDBException, action: str) -> DomainError:
-    return UpstreamUnavailable(
-        f"The feedback table could not {action}; try again.", details={"awsCode": exc.cause_response_code}
-    )
-
-
-def _server_side(exc: PynamoDBException) -> bool:
-    """DynamoDB answered 5xx: its failure, whatever the code says (or when there is none)."""
-    response = getattr(getattr(exc, "cause", None), "response", None) or {}
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
-
-
-def _reraise(exc: PynamoDBException, action: str) -> None:
-    """Transient AWS failures become UpstreamUnavailable; anything else is our bug and propagates."""
-    if exc.cause_response_code in _UNAVAILABLE_CODES or _server_side(exc):
-        raise _unavailable(exc, action) from exc
-    raise exc
-
-
 def _history_entry(entry: dict[str, Any]) -> HistoryEntry:
     return HistoryEntry(**{_HISTORY_FIELDS[k]: v for k, v in entry.items() if k in _HISTORY_FIELDS})
 
@@ -225,7 +193,7 @@ def put_new(record: dict[str, Any], claim: IdempotencyClaim | None = None, now_e
         except PynamoDBException as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise Conflict("An item with this id already exists.") from exc
-            _reraise(exc, "store the feedback")
+            raise table_error(exc, "store the feedback") from exc
         return to_record(model)
     # Items of one day share their rollup item, so two submissions at the same moment can cancel each
     # other (TransactionConflict, nothing written); a short retry settles it.
@@ -248,7 +216,7 @@ def put_new(record: dict[str, Any], claim: IdempotencyClaim | None = None, now_e
             if codes[0] == "ConditionalCheckFailed":
                 raise Conflict("An item with this id already exists.") from exc
             if "TransactionConflict" not in codes:
-                _reraise(exc, "store the feedback")
+                raise table_error(exc, "store the feedback") from exc
             if attempt + 1 == _CONFLICT_RETRIES:
                 raise RequestInProgress("The feedback could not be stored for contention; retry.") from exc
             time.sleep(0.05 * 2**attempt)
@@ -261,7 +229,7 @@ def get(feedback_id: str, consistent: bool = True) -> dict[str, Any] | None:
     except FeedbackModel.DoesNotExist:
         return None
     except PynamoDBException as exc:
-        _reraise(exc, "be read")
+        raise table_error(exc, "read the feedback") from exc
     return None
 
 
@@ -283,7 +251,7 @@ def update(
                 "The feedback changed since it was read (version mismatch); read it again and retry.",
                 details={"expectedVersion": expected_version},
             ) from exc
-        _reraise(exc, "be updated")
+        raise table_error(exc, "update the feedback") from exc
     return to_record(model)
 
 
@@ -330,7 +298,7 @@ class DateQuery:
             for model in self._results:
                 yield to_record(model)
         except PynamoDBException as exc:
-            _reraise(exc, "be queried")
+            raise table_error(exc, "query the feedback") from exc
 
     @property
     def items_read(self) -> int:
@@ -342,7 +310,7 @@ def open_by_severity(severity: str) -> list[dict[str, Any]]:
     try:
         return [to_record(m) for m in FeedbackModel.open_by_severity.query(severity)]
     except PynamoDBException as exc:
-        _reraise(exc, "be queried")
+        raise table_error(exc, "query the feedback") from exc
     return []
 
 
@@ -356,7 +324,7 @@ def pending_notification_ids(created_before: str) -> list[str]:
             )
         ]
     except PynamoDBException as exc:
-        _reraise(exc, "be queried")
+        raise table_error(exc, "query the feedback") from exc
     return []
 
 
@@ -373,7 +341,7 @@ def clear_notify_pending(feedback_id: str) -> bool:
     except PynamoDBException as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
-        _reraise(exc, "be updated")
+        raise table_error(exc, "update the feedback") from exc
     return True
 
 
@@ -386,7 +354,7 @@ def batch_put(records: Iterable[dict[str, Any]]) -> int:
             for record in records:
                 batch.save(to_model({**record, "version": record.get("version") or 1}))
     except PynamoDBException as exc:
-        _reraise(exc, "store the batch")
+        raise table_error(exc, "store the feedback batch") from exc
     add_ratings(records)
     return len(records)
 

@@ -21,8 +21,8 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import FieldError, UpstreamUnavailable, ValidationFailed
-from chalicelib.store.base import BoundModel, bind_models
+from chalicelib.errors import FieldError, ValidationFailed
+from chalicelib.store.base import BoundModel, bind_models, table_error
 
 SNAPSHOT_SERIES = "health#snapshot"
 SUMMARY_SERIES = "health#summary"
@@ -83,10 +83,6 @@ class Snapshot:
     report: dict[str, Any]
 
 
-def _fail(exc: PynamoDBException, action: str) -> UpstreamUnavailable:
-    return UpstreamUnavailable(f"Could not {action} ({exc.cause_response_code}).")
-
-
 def save_snapshot(
     at: datetime,
     report: dict[str, Any],
@@ -107,7 +103,7 @@ def save_snapshot(
             batch.save(snapshot)
             batch.save(point)
     except PynamoDBException as exc:
-        raise _fail(exc, "store the health snapshot") from exc
+        raise table_error(exc, "store the health snapshot") from exc
     return key
 
 
@@ -117,7 +113,7 @@ def latest_snapshot(settings: Settings | None = None) -> Snapshot | None:
         for item in HealthItem.query(SNAPSHOT_SERIES, scan_index_forward=False, limit=1):
             return Snapshot(at=parse_at(item.at), report=json.loads(item.payload or "{}"))
     except PynamoDBException as exc:
-        raise _fail(exc, "read health snapshots") from exc
+        raise table_error(exc, "read health snapshots") from exc
     return None
 
 
@@ -173,7 +169,7 @@ def summaries(
             )
         next_key = results.last_evaluated_key if len(points) >= limit else None
     except PynamoDBException as exc:
-        raise _fail(exc, "read health snapshots") from exc
+        raise table_error(exc, "read health snapshots") from exc
     return points, _encode_cursor(next_key)
 
 
@@ -231,13 +227,13 @@ def claim_ingest(key: str, request_hash: str, now_epoch: int, ttl_seconds: int) 
         return None
     except PynamoDBException as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise _fail(exc, "claim the Idempotency-Key") from exc
+            raise table_error(exc, "claim the Idempotency-Key") from exc
     try:
         held = IngestClaim.get(key, consistent_read=True)
     except IngestClaim.DoesNotExist:
         return Claimed(request_hash, "pending", None)  # released meanwhile: treat as in progress
     except PynamoDBException as exc:
-        raise _fail(exc, "read the Idempotency-Key") from exc
+        raise table_error(exc, "read the Idempotency-Key") from exc
     return Claimed(held.requestHash, held.state, json.loads(held.result) if held.result else None)
 
 
@@ -248,7 +244,7 @@ def complete_ingest(key: str, result: dict[str, Any]) -> None:
             condition=IngestClaim.key.exists(),
         )
     except PynamoDBException as exc:
-        raise _fail(exc, "complete the Idempotency-Key") from exc
+        raise table_error(exc, "complete the Idempotency-Key") from exc
 
 
 def release_ingest(key: str) -> None:

@@ -13,8 +13,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.errors import UpstreamUnavailable
-from chalicelib.store.base import BoundModel
+from chalicelib.store.base import BoundModel, table_error
 
 
 class IdempotencyModel(BoundModel):
@@ -71,9 +70,7 @@ def get_claim(key: str, now_epoch: int) -> IdempotencyClaim | None:
     except IdempotencyModel.DoesNotExist:
         return None
     except PynamoDBException as exc:
-        raise UpstreamUnavailable(
-            "The idempotency table could not be read.", details={"awsCode": exc.cause_response_code}
-        ) from exc
+        raise table_error(exc, "read the Idempotency-Key") from exc
     if int(model.expires_at) < now_epoch:
         return None
     return IdempotencyClaim(

@@ -28,10 +28,9 @@ from chalicelib.errors import (
     FieldError,
     InvalidTransition,
     NotFound,
-    UpstreamUnavailable,
     ValidationFailed,
 )
-from chalicelib.store.base import BoundModel, bind_models
+from chalicelib.store.base import BoundModel, bind_models, table_error
 
 SEVERITIES = ("critical", "high", "medium", "low")
 STATUSES = ("open", "in_progress", "resolved", "closed")
@@ -137,7 +136,7 @@ def next_issue_id(settings: Settings | None = None) -> str:
     try:
         counter.update(actions=[_IssueCounter.seq.add(1)])
     except PynamoDBException as exc:
-        raise UpstreamUnavailable(f"Could not allocate an issue id: {exc.cause_response_code}.") from exc
+        raise table_error(exc, "allocate an issue id") from exc
     return f"BUG-{int(counter.seq):03d}"
 
 
@@ -168,7 +167,7 @@ def create_issue(
     except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             raise Conflict(f"Issue {item.id} already exists.") from exc
-        raise UpstreamUnavailable(f"Could not store the issue: {exc.cause_response_code}.") from exc
+        raise table_error(exc, "store the issue") from exc
     return _record(item)
 
 
@@ -200,7 +199,7 @@ def set_issue_status(issue_id: str, status: str, settings: Settings | None = Non
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             raise Conflict(f"Issue {issue_id} changed meanwhile; read it again.") from exc
-        raise UpstreamUnavailable(f"Could not update the issue: {exc.cause_response_code}.") from exc
+        raise table_error(exc, "update the issue") from exc
     return _record(item)
 
 
@@ -216,5 +215,5 @@ def open_issues(
             for item in IssueItem.open_by_severity.query(severity):
                 found.append(_record(item))
         except PynamoDBException as exc:
-            raise UpstreamUnavailable(f"Could not read open issues: {exc.cause_response_code}.") from exc
+            raise table_error(exc, "read open issues") from exc
     return found

@@ -15,8 +15,7 @@ from typing import Any
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.errors import UpstreamUnavailable
-from chalicelib.store.base import BoundModel
+from chalicelib.store.base import BoundModel, table_error
 
 RATINGS = "ratings"
 # Stored rating attribute -> the rollup's attribute prefix.
@@ -75,10 +74,7 @@ def add_ratings(records: Iterable[dict[str, Any]]) -> int:
             actions = [getattr(DailyRollup, attr).add(amount) for attr, amount in sorted(values.items())]
             DailyRollup(RATINGS, day).update(actions=actions)
     except PynamoDBException as exc:
-        raise UpstreamUnavailable(
-            "The rollups table could not be updated; try again.",
-            details={"awsCode": exc.cause_response_code},
-        ) from exc
+        raise table_error(exc, "update the ratings rollup") from exc
     return len(increments)
 
 
@@ -92,7 +88,5 @@ def ratings_between(first_day: str, last_day: str) -> dict[str, dict[str, float]
                 total["sum"] += getattr(item, f"{name}_sum") or 0
                 total["count"] += int(getattr(item, f"{name}_count") or 0)
     except PynamoDBException as exc:
-        raise UpstreamUnavailable(
-            "The rollups table could not be read; try again.", details={"awsCode": exc.cause_response_code}
-        ) from exc
+        raise table_error(exc, "read the ratings rollup") from exc
     return totals

@@ -1,12 +1,12 @@
-"""AWS failures at the feedback store's edge: a server-side failure is the caller's 503 (retry), a
-request DynamoDB refuses for its shape is our bug and stays an exception."""
+"""AWS failures at the stores' edge (chalicelib.store.base.table_error): a server-side failure is
+the caller's 503 (retry); a request DynamoDB refuses for its shape is our bug and stays an exception."""
 
 import pytest
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, TransactWriteError
 
 from chalicelib.errors import UpstreamUnavailable
-from chalicelib.store.feedback import _reraise
+from chalicelib.store.base import table_error
 
 
 def failure(kind, code: str, status: int):
@@ -25,11 +25,11 @@ def failure(kind, code: str, status: int):
     ],
 )
 def test_transient_failures_become_upstream_unavailable(code, status):
-    with pytest.raises(UpstreamUnavailable) as caught:
-        _reraise(failure(TransactWriteError, code, status), "store the feedback")
-    assert caught.value.details == {"awsCode": code}
+    error = table_error(failure(TransactWriteError, code, status), "store the feedback")
+    assert isinstance(error, UpstreamUnavailable)
+    assert error.details == {"awsCode": code}
 
 
 def test_a_malformed_request_is_not_disguised_as_an_outage():
     with pytest.raises(PutError):
-        _reraise(failure(PutError, "ValidationException", 400), "store the feedback")
+        table_error(failure(PutError, "ValidationException", 400), "store the feedback")
