@@ -76,6 +76,9 @@ class Settings(BaseModel):
     health_retention_days: int = Field(default=35, ge=1, le=400)
     health_schedule_minutes: int = Field(default=5, ge=1, le=1440)
     health_history_max_points: int = Field(default=2000, ge=1, le=10000)
+    # Below this share of the score's inputs with data, the report says sufficientData: false (the
+    # score stays the seed's: a 100 from 2 of 7 inputs is "nothing wrong in the little we saw").
+    health_min_completeness: float = Field(default=0.6, ge=0, le=1)
     # Percentile statistics (p95, PR(:500)). None = on everywhere but the local stage, whose moto
     # CloudWatch answers HTTP 500 to any percentile query (docs/health.md, "moto").
     health_percentile_stats: bool | None = None
@@ -143,6 +146,7 @@ class Settings(BaseModel):
             "health_retention_days",
             "health_schedule_minutes",
             "health_history_max_points",
+            "health_min_completeness",
             "health_percentile_stats",
             "slo_availability_target",
             "slo_latency_threshold_ms",

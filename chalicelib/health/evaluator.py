@@ -3,7 +3,8 @@
 Sources are injected (`HealthSources`) so the logic runs against fakes in unit tests; the default
 wiring reads CloudWatch, the issues table, and the feedback service (imported lazily: the feedback
 capability owns its queries). Every source may fail on its own: its fields turn null with the reason,
-the score skips the inputs it would have given, and `completeness` says how much was seen.
+the score skips the inputs it would have given, `completeness` says how much was seen and
+`sufficientData` whether that is enough (health_min_completeness) to take the score at its word.
 
 AWS calls per evaluation (docs/health.md has the measured figure): 4 GetMetricData (one per window),
 2 Query on IssuesTable's openBySeverity index, plus what the feedback service's
@@ -111,6 +112,9 @@ class Evaluation:
     summary: dict[str, Any]
     cloudwatch_calls: int
     duration_ms: float
+    # False when fewer than health_min_completeness of the score's inputs had data: a rule that acts
+    # on the score (an alert, a page) should not act on this one alone.
+    sufficient_data: bool
     missing_fields: list[str] = field(default_factory=list)
 
 
@@ -237,6 +241,7 @@ def evaluate(
         stability_body["activeAlerts"] = int(alerts.value)
 
     cloudwatch_calls = perf.calls + gauges.calls + counts.calls + rates.calls
+    sufficient = result.sufficient(settings.health_min_completeness)
     duration_ms = round((time.monotonic() - started) * 1000, 1)
     report = HealthReport(
         healthScore=result.score,
@@ -249,6 +254,8 @@ def evaluate(
         deductions=[d.as_dict() for d in result.deductions],
         missing=missing,
         completeness=result.completeness,
+        sufficientData=sufficient,
+        minCompleteness=settings.health_min_completeness,
         scoreInputs={
             "available": result.available,
             "total": result.total,
@@ -284,6 +291,7 @@ def evaluate(
         "healthScore": result.score,
         "overallHealth": result.band,
         "completeness": result.completeness,
+        "sufficientData": sufficient,
         "apiResponseTime": body["performance"]["apiResponseTime"],
         "errorRate": body["performance"]["errorRate"],
         "requests": body["performance"]["requestCount"],
@@ -294,6 +302,7 @@ def evaluate(
         summary=summary,
         cloudwatch_calls=cloudwatch_calls,
         duration_ms=duration_ms,
+        sufficient_data=sufficient,
         missing_fields=[m["field"] for m in missing],
     )
 

@@ -6,7 +6,8 @@ daily active users < 30 % of enabled users -15; appointment completion < 80 % -1
 Bands: healthy >= 80, warning 60-79, critical 40-59, emergency < 40.
 
 An input that is missing makes no deduction: it is listed in `missing` with the reason, and
-`completeness` is the share of the score's inputs that were available. Ratios are compared exactly
+`completeness` is the share of the score's inputs that were available; below a configured share
+(health_min_completeness) the data is not sufficient to call the score meaningful. Ratios are compared exactly
 (fractions), so "30 of 100 users" is exactly at the 30 % threshold, not a float's hair below it.
 """
 
@@ -132,6 +133,20 @@ class ScoreResult:
     @property
     def completeness(self) -> float:
         return round(self.available / self.total, 4)
+
+    def sufficient(self, min_completeness: float) -> bool:
+        return sufficient_data(self.available, self.total, min_completeness)
+
+
+def sufficient_data(available: int, total: int, min_completeness: float) -> bool:
+    """At least `min_completeness` (0-1) of the score's inputs had data. Compared exactly, as the
+    ratios are: 0.6 means 3/5, so 5 of 7 (0.714) is sufficient and 4 of 7 (0.571) is not."""
+    return Fraction(available, total) >= Fraction(str(min_completeness))
+
+
+def available_from_completeness(completeness: float, total: int = len(INPUTS)) -> int:
+    """The count behind a stored completeness (rounded to 4 places, so exact for 7 inputs)."""
+    return round(completeness * total)
 
 
 def band_for(score: int) -> str:

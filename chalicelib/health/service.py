@@ -12,6 +12,7 @@ from chalicelib.config import Settings, get_settings
 from chalicelib.errors import DomainError, FieldError, ValidationFailed
 from chalicelib.health import contract
 from chalicelib.health.evaluator import Evaluation, HealthSources, evaluate
+from chalicelib.health.score import INPUTS, available_from_completeness, sufficient_data
 from chalicelib.health.windows import iso, utc
 from chalicelib.integrations.cloudwatch import datum, put_metric_data
 from chalicelib.observability import logger
@@ -29,6 +30,18 @@ def store_evaluation(evaluation: Evaluation, settings: Settings, *, backfilled: 
         backfilled=backfilled,
         settings=settings,
     )
+
+
+def _with_sufficiency(report: HealthReport, settings: Settings) -> HealthReport:
+    """A snapshot stored before `sufficientData` existed gets it from its own stored input counts,
+    against today's threshold (which is then the one shown)."""
+    if report.sufficientData is None:
+        inputs = report.scoreInputs
+        report.sufficientData = sufficient_data(
+            int(inputs["available"]), int(inputs["total"]), settings.health_min_completeness
+        )
+        report.minCompleteness = settings.health_min_completeness
+    return report
 
 
 def current_health(
@@ -49,7 +62,7 @@ def current_health(
         if latest is not None:
             age = (now - latest.at).total_seconds()
             if 0 <= age <= max_age:
-                report = HealthReport.model_validate(latest.report)
+                report = _with_sufficiency(HealthReport.model_validate(latest.report), settings)
                 report.freshness = Freshness(
                     source="snapshot", ageSeconds=round(age, 1), maxAgeSeconds=max_age
                 )
@@ -100,6 +113,7 @@ def run_scheduled_evaluation(
         "healthScore": evaluation.report.healthScore,
         "overallHealth": evaluation.report.overallHealth,
         "completeness": evaluation.report.completeness,
+        "sufficientData": evaluation.sufficient_data,
         "missing": evaluation.missing_fields,
         "cloudwatchCalls": evaluation.cloudwatch_calls,
         "published": published,
@@ -132,11 +146,19 @@ def health_history(
     points, cursor = snapshots.summaries(
         start, end, limit=query.limit, cursor=query.cursor, settings=settings
     )
+    shown = [p.as_dict() for p in points]
+    for point in shown:
+        # Points stored before the field existed: from their stored completeness, as for snapshots.
+        if point["sufficientData"] is None and point["completeness"] is not None:
+            available = available_from_completeness(point["completeness"])
+            point["sufficientData"] = sufficient_data(
+                available, len(INPUTS), settings.health_min_completeness
+            )
     return {
         "start": iso(start),
         "end": iso(end),
         "count": len(points),
-        "points": [p.as_dict() for p in points],
+        "points": shown,
         "nextCursor": cursor,
         "retentionDays": settings.health_retention_days,
     }

@@ -112,6 +112,9 @@ class HealthReport(BaseModel):
     deductions: list[DeductionOut]
     missing: list[MissingOut]
     completeness: float
+    # None only in snapshots stored before the field existed; the service fills it in on reading.
+    sufficientData: bool | None = None
+    minCompleteness: float | None = None
     scoreInputs: dict[str, Any]
     windows: dict[str, dict[str, Any]]
     backfilled: bool = False
@@ -130,6 +133,7 @@ class HistoryPoint(BaseModel):
     healthScore: int | None
     overallHealth: str | None
     completeness: float | None
+    sufficientData: bool | None
     apiResponseTime: float | None
     errorRate: float | None
     requests: float | None

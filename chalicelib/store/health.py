@@ -2,7 +2,8 @@
 
 Each evaluation writes two items in one BatchWriteItem:
 - series "health#snapshot": the whole report as JSON, for "answer from the latest snapshot";
-- series "health#summary": a few numbers (score, band, completeness, API latency and error rate),
+- series "health#summary": a few numbers (score, band, completeness and whether it sufficed, API
+  latency and error rate),
   which the history and uptime queries read. Keeping the payload out of the summaries keeps a month
   of history at about 250 bytes a point instead of several kilobytes.
 `at` is ISO-8601 UTC to the microsecond, so the sort key orders by time and ranges are BETWEEN.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.config import Settings, get_settings
@@ -47,6 +48,7 @@ class HealthItem(BoundModel):
     healthScore = NumberAttribute(null=True)
     overallHealth = UnicodeAttribute(null=True)
     completeness = NumberAttribute(null=True)
+    sufficientData = BooleanAttribute(null=True)  # absent on points stored before the field existed
     apiResponseTime = NumberAttribute(null=True)
     errorRate = NumberAttribute(null=True)
     requests = NumberAttribute(null=True)
@@ -64,6 +66,7 @@ class Summary:
     api_response_time: float | None
     error_rate: float | None
     requests: float | None
+    sufficient_data: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class Summary:
             "healthScore": self.health_score,
             "overallHealth": self.overall_health,
             "completeness": self.completeness,
+            "sufficientData": self.sufficient_data,
             "apiResponseTime": self.api_response_time,
             "errorRate": self.error_rate,
             "requests": self.requests,
@@ -165,6 +169,7 @@ def summaries(
                     api_response_time=item.apiResponseTime,
                     error_rate=item.errorRate,
                     requests=item.requests,
+                    sufficient_data=item.sufficientData,
                 )
             )
         next_key = results.last_evaluated_key if len(points) >= limit else None

@@ -137,9 +137,15 @@ def render_health(report: dict[str, Any], *, verbose: bool, performance: bool, t
         else "evaluated now"
     )
     inputs = report["scoreInputs"]
+    # A 100 from 2 of 7 inputs must not read as a clean bill of health.
+    caveat = (
+        f" [bold yellow]— insufficient data ({inputs['available']} of {inputs['total']} inputs)[/]"
+        if report.get("sufficientData") is False
+        else ""
+    )
     console.print(
         f"[bold]System health[/] [{BAND_STYLE.get(band, 'bold')}]{report['healthScore']}/100 {band}[/]"
-        f"  (at {report['evaluatedAt']}, {source})"
+        f"{caveat}  (at {report['evaluatedAt']}, {source})"
     )
     console.print(
         f"Data completeness {round(report['completeness'] * 100)} % "

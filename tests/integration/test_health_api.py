@@ -232,3 +232,68 @@ def test_history_defaults_to_the_last_day_and_pages(stack):
     rest = api.get(HEALTH + "/history", params={"limit": 2, "cursor": page["nextCursor"]}).json()
     assert rest["points"] and rest["points"][0]["at"] > page["points"][-1]["at"]
     assert all(p["at"] <= q["at"] for p, q in zip(page["points"], page["points"][1:], strict=False))
+
+
+def test_a_score_from_few_inputs_says_the_data_is_insufficient(stack):
+    # Given the API's metric series are empty (no API Gateway, ratio or completion data: 4 of 7 inputs)
+    api = stack.client("engineer")
+    # When health is evaluated over HTTP
+    body = api.get(HEALTH, params={"refresh": "true"}).json()
+    # Then the seed's score and band stand, flagged as computed from too little
+    inputs = body["scoreInputs"]
+    assert inputs["available"] <= 3 and inputs["total"] == 7
+    assert body["healthScore"] == max(0, min(100, 100 + sum(d["points"] for d in body["deductions"])))
+    assert (body["sufficientData"], body["minCompleteness"]) == (False, 0.6)
+    # ... and so do the snapshot answer and the history point of that evaluation
+    again = api.get(HEALTH).json()
+    assert again["freshness"]["source"] == "snapshot" and again["sufficientData"] is False
+    at = datetime.fromisoformat(body["evaluatedAt"].replace("Z", "+00:00"))
+    points = api.get(
+        HEALTH + "/history",
+        params={
+            "start": (at - timedelta(seconds=1)).isoformat(),
+            "end": (at + timedelta(seconds=1)).isoformat(),
+        },
+    ).json()["points"]
+    assert points and all(p["sufficientData"] is False for p in points)
+
+
+def test_a_snapshot_stored_before_the_flag_existed_still_reads(stack):
+    from chalicelib.health.evaluator import HealthSources, evaluate
+    from chalicelib.store.health import save_snapshot
+
+    # Given a snapshot and summary stored as they were before sufficientData (3 of 7 inputs)
+    settings = stack.settings()
+    now = datetime.now(UTC)
+    evaluation = evaluate(
+        now,
+        settings=settings,
+        sources=HealthSources(
+            satisfaction=lambda start, end: {"average": 4.4, "count": 3},
+            open_issues=lambda severities: [],
+            open_feedback=lambda severities: [],
+        ),
+    )
+    report = evaluation.report.model_dump(mode="json")
+    for key in ("sufficientData", "minCompleteness"):
+        report.pop(key)
+    summary = {k: v for k, v in evaluation.summary.items() if k != "sufficientData"}
+    key = save_snapshot(now, report, summary, settings=settings)
+
+    # When the API answers from it, and the history lists it
+    api = stack.client("engineer")
+    body = api.get(HEALTH).json()
+    points = api.get(
+        HEALTH + "/history",
+        params={
+            "start": (now - timedelta(seconds=1)).isoformat(),
+            "end": (now + timedelta(seconds=1)).isoformat(),
+        },
+    ).json()["points"]
+
+    # Then the flag is computed from the stored input counts against today's threshold: 3 of 7
+    # (satisfaction and stability; CloudWatch has nothing for this API name) is not enough
+    assert body["freshness"]["source"] == "snapshot" and body["evaluatedAt"] == report["evaluatedAt"]
+    assert body["scoreInputs"]["available"] == 3
+    assert (body["sufficientData"], body["minCompleteness"]) == (False, 0.6)
+    assert {p["at"]: p["sufficientData"] for p in points}[key] is False

@@ -85,3 +85,51 @@ def test_metrics_reads_cloudwatch_only(wired):
     assert "userSatisfactionScore" not in body["quality"] and "healthScore" not in body
     human = CliRunner().invoke(cli, ["metrics"], env={"COLUMNS": "160"})
     assert human.exit_code == 0 and "4 GetMetricData calls" in human.output
+
+
+def test_a_score_from_insufficient_data_says_so_in_the_headline(monkeypatch):
+    # Given an evaluation where only the satisfaction and stability inputs had data (3 of 7)
+    from tests.unit.health_fakes import FakeCloudWatch
+
+    report = evaluator.evaluate(
+        NOW,
+        settings=settings(),
+        sources=sources(FakeCloudWatch(fail=True), satisfaction={"average": 4.5, "count": 3}),
+    ).report
+    monkeypatch.setattr(health_cli, "aws_settings", lambda stack=None: Settings())
+    monkeypatch.setattr(health_service, "current_health", lambda **_: report.public(verbose=False))
+    # When the CLI shows it
+    result = CliRunner().invoke(cli, ["health"], env={"COLUMNS": "160"})
+    # Then the seed's score and band stay, with the caveat beside them
+    assert result.exit_code == 0, result.output
+    assert "System health 100/100 healthy — insufficient data (3 of 7 inputs)" in result.output
+    assert json.loads(CliRunner().invoke(cli, ["health", "--json"]).output)["sufficientData"] is False
+
+
+def test_a_score_from_sufficient_data_has_no_caveat(wired):
+    report, _ = wired
+    result = CliRunner().invoke(cli, ["health"], env={"COLUMNS": "160"})
+    assert report.sufficientData is True
+    assert "System health 40/100 critical  (at" in result.output
+    assert "insufficient" not in result.output
+
+
+def test_the_caveat_is_in_a_colour(monkeypatch):
+    report = {
+        "healthScore": 100,
+        "overallHealth": "healthy",
+        "evaluatedAt": "2026-03-10T12:00:30Z",
+        "sufficientData": False,
+        "completeness": 2 / 7,
+        "scoreInputs": {"available": 2, "total": 7},
+        "missing": [],
+        "deductions": [],
+    }
+    from rich.console import Console
+
+    colour = Console(force_terminal=True, color_system="standard", width=160, highlight=False)
+    monkeypatch.setattr(health_cli, "console", colour)
+    with colour.capture() as captured:
+        health_cli.render_health(report, verbose=False, performance=False, trend=None)
+    text = captured.get()
+    assert "\x1b[1;33m— insufficient data (2 of 7 inputs)" in text  # bold yellow

@@ -171,6 +171,7 @@ def test_nothing_is_invented_when_api_gateway_has_no_data():
         assert missing[field].scoreInput and "ApiName=pe-api" in missing[field].reason
     assert not any(d.input in ("apiResponseTime", "errorRate") for d in r.deductions)
     assert r.completeness == round(5 / 7, 4)
+    assert r.sufficientData is True and ev.sufficient_data is True  # 5 of 7 >= 0.6
 
 
 def test_a_failing_cloudwatch_makes_metric_fields_missing_not_an_error():
@@ -186,6 +187,9 @@ def test_a_failing_cloudwatch_makes_metric_fields_missing_not_an_error():
     assert reasons["quality.appointmentCompletionRate"].startswith("CloudWatch did not answer")
     assert r.deductions == [] and r.healthScore == 100
     assert r.completeness == round(3 / 7, 4)  # satisfaction and the two stability inputs remain
+    # ... and a 100 from 3 of 7 inputs says so, on the report and on the result a later rule reads
+    assert (r.sufficientData, r.minCompleteness) == (False, 0.6)
+    assert ev.sufficient_data is False and ev.summary["sufficientData"] is False
 
 
 def test_a_failing_feedback_source_makes_its_inputs_missing():
@@ -246,3 +250,43 @@ def test_public_view_hides_details_unless_verbose(verbose):
     body = report.public(verbose=verbose)
     assert ("details" in body) is verbose
     assert body["healthScore"] == report.healthScore
+
+
+def test_the_completeness_threshold_is_a_setting():
+    # Given CloudWatch unreachable: 3 of 7 inputs (satisfaction and stability) have data
+    src = sources(FakeCloudWatch(fail=True), satisfaction={"average": 4.2, "count": 5})
+    # When the threshold is lowered to 0.4, then raised to 0.5
+    low = evaluate(NOW, settings=settings(health_min_completeness=0.4), sources=src)
+    high = evaluate(NOW, settings=settings(health_min_completeness=0.5), sources=src)
+    # Then 3/7 (0.43) is sufficient for the first and not for the second; the score is the same
+    assert (low.sufficient_data, high.sufficient_data) == (True, False)
+    assert low.report.healthScore == high.report.healthScore == 100
+    assert (low.report.minCompleteness, high.report.minCompleteness) == (0.4, 0.5)
+
+
+def test_the_completeness_threshold_is_read_from_the_environment():
+    assert Settings.from_env({"HEALTH_MIN_COMPLETENESS": "0.75"}).health_min_completeness == 0.75
+    assert Settings().health_min_completeness == 0.6
+    with pytest.raises(ValueError):
+        Settings(health_min_completeness=1.5)
+
+
+def test_a_report_stored_without_the_flag_gets_it_from_its_input_counts():
+    from chalicelib.health.service import _with_sufficiency
+    from chalicelib.schemas.health import HealthReport
+
+    # Given a full evaluation (7 of 7) and one with CloudWatch down (3 of 7), stored without the flag
+    full = evaluate(NOW, settings=settings(), sources=sources(full_cloudwatch())).report
+    sparse = evaluate(NOW, settings=settings(), sources=sources(FakeCloudWatch(fail=True))).report
+    old = []
+    for report in (full, sparse):
+        body = report.model_dump(mode="json")
+        del body["sufficientData"], body["minCompleteness"]
+        old.append(HealthReport.model_validate(body))
+    assert old[0].sufficientData is None  # what reading such a snapshot gives
+
+    # When the service reads them
+    read = [_with_sufficiency(r, settings(health_min_completeness=0.6)) for r in old]
+
+    # Then each has the flag its stored counts give, and the threshold applied
+    assert [(r.sufficientData, r.minCompleteness) for r in read] == [(True, 0.6), (False, 0.6)]

@@ -13,6 +13,7 @@ from chalicelib.health.score import (
     ScoreInputs,
     band_for,
     compute_score,
+    sufficient_data,
 )
 
 HEALTHY = dict(
@@ -176,6 +177,39 @@ def test_a_missing_input_does_not_hide_the_others():
     assert result.score == 80
     assert [d.input for d in result.deductions] == ["apiResponseTime"]
     assert "errorRate" in result.missing
+
+
+@pytest.mark.parametrize(
+    "available, minimum, sufficient",
+    [
+        (7, 0.6, True),
+        (5, 0.6, True),  # 0.714
+        (4, 0.6, False),  # 0.571
+        (2, 0.6, False),  # the finding: 100 "healthy" from 2 of 7 inputs
+        (0, 0.0, True),  # a threshold of 0 accepts anything
+        (7, 1.0, True),
+        (6, 1.0, False),
+    ],
+)
+def test_sufficient_data_is_a_share_of_inputs_at_or_above_the_threshold(available, minimum, sufficient):
+    assert sufficient_data(available, 7, minimum) is sufficient
+
+
+def test_a_share_exactly_at_the_threshold_is_sufficient():
+    assert sufficient_data(3, 5, 0.6) is True and sufficient_data(2, 5, 0.6) is False
+    assert sufficient_data(4, 7, 4 / 7) is True and sufficient_data(3, 7, 4 / 7) is False
+
+
+def test_two_of_seven_inputs_keep_the_seeds_score_but_are_not_sufficient():
+    # Given only the two stability inputs had data
+    result = compute_score(
+        ScoreInputs(
+            *(Missing(f"no {name}") for name in INPUTS[:5]), critical_errors=[], high_priority_issues=[]
+        )
+    )
+    # Then the score and band are the seed's, and the data is flagged as not enough
+    assert (result.score, result.band, result.available) == (100, "healthy", 2)
+    assert result.sufficient(0.6) is False and result.sufficient(0.25) is True
 
 
 def test_ratio_refuses_a_zero_denominator():
