@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from postlaunch.demo_load import NoProgress, Tracker
+
 WORKSPACES = ("ws-demo", "ws-riverside", "ws-lakeside")
 USERS = {
     "ws-demo": ("pharm-ana", "pharm-ben", "tech-carla", "tech-dev"),
@@ -351,6 +353,7 @@ def load_feedback(
     days: int = DAYS,
     settings: Any | None = None,
     sns_client: Any | None = None,
+    progress: Tracker | None = None,
 ) -> dict[str, Any]:
     """Submit the month through chalicelib.feedback.service (validation, redaction, alerts and all),
     then walk each item through its transitions with the engineer's backdated times."""
@@ -359,8 +362,10 @@ def load_feedback(
 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     items = demo_feedback(now, days)
+    progress = progress or NoProgress()
+    task = progress.add_task("feedback", total=len(items))
     statuses: Counter[str] = Counter()
-    redacted = 0
+    redacted = changes = 0
     for item in items:
         author = Principal(sub=item.user, workspace_id=item.workspace, roles=frozenset({Role.STAFF}))
         record, _ = service.submit_feedback(
@@ -382,9 +387,13 @@ def load_feedback(
                 change["resolution"] = item.resolution
             record = service.update_feedback(engineer, record["id"], change, now=when, settings=settings)
             status, first = record["status"], False
+            changes += 1
         statuses[status] += 1
+        progress.advance(task)
     return {
         "items": len(items),
+        "days": days,
+        "statusChanges": changes,
         "workspaces": sorted({i.workspace for i in items}),
         "byStatus": dict(sorted(statuses.items())),
         "critical": sum(1 for i in items if i.payload["severity"] == "critical"),
@@ -394,20 +403,28 @@ def load_feedback(
     }
 
 
-def load_all(now: datetime | None = None) -> Iterator[str]:
-    """Everything DEMO=1 loads, one progress line per part. Capabilities that bring their own demo
-    data (postlaunch.demo_health, ...) are called when their module exists."""
+def feedback_line(result: dict[str, Any], seconds: float) -> str:
+    """The one-line summary of load_feedback's result."""
+    return (
+        f"feedback: {result['items']} items over {result['days']} days in "
+        f"{len(result['workspaces'])} workspaces, {result['critical']} critical, "
+        f"{result['redacted']} redacted, {result['statusChanges']} status changes ({seconds:.1f} s)"
+    )
+
+
+def load_all(now: datetime | None = None, progress: Tracker | None = None) -> Iterator[str]:
+    """Everything DEMO=1 loads, one summary line per kind of data, each yielded when that kind is
+    written (postlaunch.demo_load shows them under progress bars). Capabilities that bring their own
+    demo data (postlaunch.demo_health, ...) provide `load_demo(now=, progress=)` yielding their lines,
+    and are called when their module exists."""
     import importlib
     import time
 
     now = now or datetime.now(UTC)
+    progress = progress or NoProgress()
     started = time.monotonic()
-    result = load_feedback(now)
-    yield (
-        f"{result['items']} feedback items over {DAYS} days in {', '.join(result['workspaces'])} "
-        f"({result['critical']} critical, {result['redacted']} redacted; by status {result['byStatus']}) "
-        f"in {time.monotonic() - started:.1f} s"
-    )
+    result = load_feedback(now, progress=progress)
+    yield feedback_line(result, time.monotonic() - started)
     for module_name in ("postlaunch.demo_health",):
         try:
             module = importlib.import_module(module_name)
@@ -415,10 +432,8 @@ def load_all(now: datetime | None = None) -> Iterator[str]:
             if exc.name == module_name:
                 continue
             raise
-        loader = getattr(module, "load_demo", None) or getattr(module, "load", None)
+        loader = getattr(module, "load_demo", None)
         if loader is None:
-            yield f"{module_name} has no load_demo(now=...); skipped"
+            yield f"{module_name} has no load_demo(now=, progress=); skipped"
             continue
-        started = time.monotonic()
-        outcome = loader(now=now)
-        yield f"{module_name}: {outcome} in {time.monotonic() - started:.1f} s"
+        yield from loader(now=now, progress=progress)

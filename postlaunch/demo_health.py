@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from postlaunch.demo_load import NoProgress, Tracker
 
 DAYS = 30
 HEAD = timedelta(hours=2)
@@ -225,20 +228,37 @@ def series(month: Month, start: datetime, end: datetime, settings: Any) -> dict[
     return out
 
 
-def write(datums: dict[str, list[dict[str, Any]]], client: Any, settings: Any) -> int:
-    from chalicelib.integrations.cloudwatch import put_metric_data
+def write(
+    datums: dict[str, list[dict[str, Any]]],
+    client: Any,
+    settings: Any,
+    advance: Callable[[int], None] | None = None,
+) -> int:
+    """PutMetricData in the chunks the API takes; `advance(n)` after each chunk of n datums."""
+    from chalicelib.integrations.cloudwatch import PUT_DATUMS_PER_CALL, put_metric_data
 
-    return sum(put_metric_data(ns, items, client=client, settings=settings) for ns, items in datums.items())
+    calls = 0
+    for namespace, items in datums.items():
+        for offset in range(0, len(items), PUT_DATUMS_PER_CALL):
+            chunk = items[offset : offset + PUT_DATUMS_PER_CALL]
+            calls += put_metric_data(namespace, chunk, client=client, settings=settings)
+            if advance:
+                advance(len(chunk))
+    return calls
 
 
-def write_month(now: datetime, *, client: Any = None, settings: Any = None) -> dict[str, Any]:
+def write_month(
+    now: datetime, *, client: Any = None, settings: Any = None, progress: Tracker | None = None
+) -> dict[str, Any]:
     """Write the month [now - 30 d, now + HEAD) to CloudWatch through `client`."""
     from chalicelib.config import get_settings
 
     settings = settings or get_settings()
+    progress = progress or NoProgress()
     month = Month(now)
     data = series(month, month.start, month.now + HEAD, settings)
-    calls = write(data, client, settings)
+    task = progress.add_task("metric datums", total=sum(len(v) for v in data.values()))
+    calls = write(data, client, settings, lambda n: progress.advance(task, n))
     begin, end = month.incident
     return {
         "datums": sum(len(v) for v in data.values()),
@@ -269,36 +289,64 @@ def backfill_instants(month: Month) -> list[datetime]:
     return list(_steps(first, month.now - timedelta(minutes=10), BACKFILL_STEP))
 
 
-def backfill_snapshots(now: datetime, *, client: Any = None, settings: Any = None) -> dict[str, Any]:
+def backfill_snapshots(
+    now: datetime, *, client: Any = None, settings: Any = None, progress: Tracker | None = None
+) -> dict[str, Any]:
     """Run the real evaluator back-dated over the month and store its snapshots (marked backfilled)."""
     from chalicelib.config import get_settings
     from chalicelib.health.evaluator import HealthSources, evaluate
     from chalicelib.health.service import store_evaluation
 
     settings = settings or get_settings()
+    progress = progress or NoProgress()
     sources = HealthSources(cloudwatch=client)
-    scores: list[tuple[datetime, int]] = []
-    for at in backfill_instants(Month(now)):
+    instants = backfill_instants(Month(now))
+    task = progress.add_task("health snapshots", total=len(instants))
+    scores: list[tuple[datetime, int, str]] = []
+    insufficient = 0
+    for at in instants:
         evaluation = evaluate(at, settings=settings, sources=sources, backdated=True)
         store_evaluation(evaluation, settings, backfilled=True)
-        scores.append((at, evaluation.report.healthScore))
+        scores.append((at, evaluation.report.healthScore, evaluation.report.overallHealth))
+        insufficient += not evaluation.sufficient_data
+        progress.advance(task)
     low = min(scores, key=lambda s: s[1]) if scores else None
     return {
         "snapshots": len(scores),
-        "lowest": {"at": low[0].isoformat(), "healthScore": low[1]} if low else None,
-        "highest": max(s for _, s in scores) if scores else None,
+        "lowest": {"at": low[0].isoformat(), "healthScore": low[1], "overallHealth": low[2]} if low else None,
+        "highest": max(s for _, s, _ in scores) if scores else None,
+        "insufficientData": insufficient,
     }
 
 
-def load_demo(now: datetime | None = None, *, client: Any = None, settings: Any = None) -> str:
-    """What DEMO=1 runs (postlaunch.demo.load_all calls it): write the month, backfill snapshots."""
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
+def load_demo(
+    now: datetime | None = None,
+    *,
+    client: Any = None,
+    settings: Any = None,
+    progress: Tracker | None = None,
+) -> Iterator[str]:
+    """What DEMO=1 runs (postlaunch.demo.load_all calls it): write the month, backfill snapshots;
+    one summary line for each, yielded when it is done."""
     now = now or datetime.now(UTC)
-    written = write_month(now, client=client, settings=settings)
-    history = backfill_snapshots(now, client=client, settings=settings)
+    started = time.monotonic()
+    written = write_month(now, client=client, settings=settings, progress=progress)
+    begin, end = (datetime.fromisoformat(at) for at in written["incident"])
+    yield (
+        f"metrics: {written['datums']:,} CloudWatch datums in {written['calls']} PutMetricData calls, "
+        f"{_minute(written['from'])} .. {_minute(written['to'])} UTC, incident "
+        f"{begin:%Y-%m-%d %H:%M}-{end:%H:%M} ({time.monotonic() - started:.1f} s)"
+    )
+    started = time.monotonic()
+    history = backfill_snapshots(now, client=client, settings=settings, progress=progress)
     low = history["lowest"]
-    return (
-        f"{written['datums']} CloudWatch datums in {written['calls']} PutMetricData calls "
-        f"({written['from'][:16]} .. {written['to'][:16]} UTC); incident {written['incident'][0][:16]} "
-        f"-> {written['incident'][1][11:16]} UTC; {history['snapshots']} back-dated health snapshots, "
-        f"lowest {low['healthScore'] if low else '-'} at {low['at'][:16] if low else '-'}"
+    lowest = f"lowest {low['healthScore']} {low['overallHealth']} at {_minute(low['at'])}" if low else "none"
+    yield (
+        f"health snapshots: {history['snapshots']} back-dated every {BACKFILL_STEP.seconds // 3600} h, "
+        f"{lowest}, {history['insufficientData']} on insufficient data "
+        f"({time.monotonic() - started:.1f} s)"
     )

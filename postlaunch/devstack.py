@@ -3,8 +3,9 @@
 Starts an in-process moto server as the local AWS (Step Functions execution on), provisions
 infra/template.json on it, serves app.py with `chalice local`, runs the app's scheduled jobs on a
 timer in this process (as Lambda would call them), and prints the API URL, the exports another
-terminal needs, and how to get a token. `DEMO=1` first loads a month of demo data. Ctrl-C or SIGTERM
-stops everything it started and exits 0.
+terminal needs, and how to get a token. `DEMO=1` first loads a month of demo data, with a progress
+bar and a summary line per kind of data (postlaunch.demo_load; `--verbose` or LOG_LEVEL=DEBUG shows
+the app's JSON logs instead). Ctrl-C or SIGTERM stops everything it started and exits 0.
 
 Environment: API_PORT (8000), API_HOST (127.0.0.1), MOTO_PORT (5000), PLM_STACK
 (post-launch-monitor-local), DEMO (unset), SCHEDULE_SPEEDUP (1: divide every rate() period by it),
@@ -336,6 +337,7 @@ class DevStack:
     host: str = "127.0.0.1"
     stack_name: str = DEFAULT_STACK
     demo: bool = False
+    verbose: bool = False
     speedup: float = 1.0
     fixed_period: float | None = None
     out: Any = field(default=sys.stdout)
@@ -347,8 +349,11 @@ class DevStack:
     demo_loaded_at: datetime | None = None
 
     @classmethod
-    def from_env(cls) -> DevStack:
+    def from_env(cls, verbose: bool = False) -> DevStack:
+        from postlaunch.demo_load import verbose_requested
+
         return cls(
+            verbose=verbose_requested(verbose),
             api_port=int(os.environ.get("API_PORT") or 8000),
             moto_port=int(os.environ.get("MOTO_PORT") or 5000),
             host=os.environ.get("API_HOST") or "127.0.0.1",
@@ -394,13 +399,12 @@ class DevStack:
 
     def load_demo(self) -> None:
         """DEMO=1: a realistic month of data through the same services the API uses."""
-        from postlaunch import demo
+        from postlaunch.demo_load import load_with_progress
 
         self.say("Loading the DEMO month of data through the services (this takes a while) ...")
         started = time.monotonic()
         self.demo_loaded_at = datetime.now(UTC)
-        for line in demo.load_all(now=self.demo_loaded_at):
-            self.say(f"  demo: {line}")
+        load_with_progress(self.out, now=self.demo_loaded_at, verbose=self.verbose)
         self.say(f"  demo data loaded in {time.monotonic() - started:.1f} s")
 
     def demo_producer(self) -> ScheduledJob:
@@ -484,6 +488,13 @@ class DevStack:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (`plm-devstack`, what `make run` runs)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="plm-devstack", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--verbose", action="store_true", help="DEMO=1: show the app's logs while loading, not progress bars"
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("botocore", "pynamodb", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -495,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        stack = DevStack.from_env()
+        stack = DevStack.from_env(verbose=args.verbose)
     except ValueError as exc:
         print(f"plm-devstack: {exc}", file=sys.stderr)
         sys.exit(2)

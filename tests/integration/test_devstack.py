@@ -168,7 +168,12 @@ def test_demo_mode_loads_a_month_that_the_api_and_the_cli_show():
     stack = DevStackProcess({"DEMO": "1"})
     try:
         url = stack.wait_for(r"API: (http://\S+)", timeout=240).group(1)
-        loaded = int(stack.wait_for(r"demo: (\d+) feedback items over 30 days", timeout=5).group(1))
+        loaded = int(stack.wait_for(r"feedback: (\d+) items over 30 days", timeout=5).group(1))
+        # While loading: one summary line per kind of data, no JSON log lines (stdout is a pipe here)
+        loading = stack.output.split("Loading the DEMO month")[1].split("demo data loaded in")[0]
+        kinds = [line.split(":")[0].strip() for line in loading.strip().splitlines()[1:]]
+        assert kinds == ["feedback", "metrics", "health snapshots"], loading
+        assert "{" not in loading
         exports = exports_env(stack.output)
         curl = re.search(r'curl -s -H "Authorization: Bearer (\S+)" (\S+)', stack.output)
         auth = {"Authorization": f"Bearer {curl.group(1)}"}  # the printed engineer token
