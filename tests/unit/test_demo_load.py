@@ -34,6 +34,7 @@ class Terminal(io.StringIO):
 @pytest.fixture
 def app_stdout(monkeypatch):
     """Where the app's logger writes: its handler holds the stdout of import time, so point it here."""
+    metrics.clear_metrics()  # the metric set is per process: start from what this test adds
     stream = io.StringIO()
     handler = logger.registered_handler
     previous = handler.setStream(stream)
