@@ -98,9 +98,7 @@ def local_template(template: dict[str, Any]) -> dict[str, Any]:
             if not _refs(res) <= set(resources) | {"AWS::Region", "AWS::AccountId", "AWS::StackName"}:
                 del resources[name]
                 changed = True
-    outputs = {
-        name: out for name, out in template.get("Outputs", {}).items() if _refs(out) <= set(resources)
-    }
+    outputs = {name: out for name, out in template.get("Outputs", {}).items() if _refs(out) <= set(resources)}
     return {"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources, "Outputs": outputs}
 
 
