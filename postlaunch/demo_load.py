@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
@@ -116,7 +116,11 @@ def _flush_quietly(flush: Any) -> None:
 
 
 def load_with_progress(
-    out: TextIO, *, now: datetime | None = None, verbose: bool = False, loader: Any = None
+    out: TextIO,
+    *,
+    now: datetime | None = None,
+    verbose: bool = False,
+    loader: Callable[..., Iterator[str]] | None = None,
 ) -> list[str]:
     """Run the demo load (postlaunch.demo.load_all, or `loader(now=, progress=)` yielding summary
     lines) with its bars on `out`; print and return the summary lines, one per kind of data."""
