@@ -165,7 +165,7 @@ def submit_feedback(
     try:
         stored = store.put_new(record, claim, now_epoch)
     except ClaimExists:
-        return _replay(claim, now_epoch), True
+        return _replay(principal, claim, now_epoch), True
     metrics.add_metric(name="FeedbackSubmitted", unit=MetricUnit.Count, value=1)
     if stored["redactions"]:
         metrics.add_metric(name="FeedbackRedacted", unit=MetricUnit.Count, value=1)
@@ -182,7 +182,7 @@ def submit_feedback(
     return public_view(stored), False
 
 
-def _replay(claim: IdempotencyClaim, now_epoch: int) -> dict[str, Any]:
+def _replay(principal: Principal, claim: IdempotencyClaim, now_epoch: int) -> dict[str, Any]:
     existing = get_claim(claim.key, now_epoch)
     if existing is None:  # expired and removed between our write and this read
         raise RequestInProgress("The Idempotency-Key's earlier request could not be found; retry.")
@@ -194,6 +194,13 @@ def _replay(claim: IdempotencyClaim, now_epoch: int) -> dict[str, Any]:
     record = store.get(existing.feedback_id)
     if record is None:
         raise RequestInProgress("The Idempotency-Key's earlier request is not readable yet; retry.")
+    # A replay is a read of the stored item, held to the same rule as GET: a caller whose token now
+    # names another workspace does not get the item stored in the old one.
+    if not principal.spans_workspaces and record["workspaceId"] != principal.workspace_id:
+        raise Forbidden(
+            "This Idempotency-Key's earlier request stored feedback in another workspace than your "
+            "token's; use a new key to submit it here."
+        )
     return public_view(record)
 
 
