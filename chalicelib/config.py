@@ -61,6 +61,10 @@ class Settings(BaseModel):
     # Feedback summary: default and largest date window (days), so its cost stays bounded.
     summary_default_days: int = 30
     summary_max_days: int = 366
+    # A feedback item keeps its newest history entries, at most this many (older ones are counted in
+    # historyDropped). The upper bound keeps the largest possible item well under DynamoDB's 400 KB
+    # (tests/unit/test_feedback_item_size.py proves it at this bound).
+    feedback_history_max: int = Field(default=20, ge=1, le=25)
     # Idempotency records live this long (DynamoDB TTL); a retry after that stores a new item.
     idempotency_ttl_seconds: int = 86400
     # The notification retry job leaves items younger than this to the request that wrote them.
@@ -171,6 +175,7 @@ class Settings(BaseModel):
             "page_size_max",
             "summary_default_days",
             "summary_max_days",
+            "feedback_history_max",
             "idempotency_ttl_seconds",
             "notify_retry_min_age_seconds",
             "health_api_name",

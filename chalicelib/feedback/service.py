@@ -52,6 +52,7 @@ from chalicelib.schemas.feedback import (
     FeedbackListQuery,
     FeedbackSummaryQuery,
     FeedbackUpdate,
+    fit_text,
     parse,
     validate_payload,
 )
@@ -79,6 +80,7 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
     """An item as the API shows it."""
     view = {name: value for name, value in record.items() if name not in _INTERNAL_FIELDS}
     view["history"] = view.get("history") or []
+    view["historyDropped"] = view.get("historyDropped") or 0
     view["redactions"] = view.get("redactions") or []
     view["notificationPending"] = bool(record.get("notifyPending"))
     return view
@@ -118,6 +120,9 @@ def new_record(
     workspace = principal.require_workspace()
     created_at = iso(now or utcnow())
     redacted, kinds = redact_fields(data, FREE_TEXT_FIELDS)
+    redacted = {
+        name: fit_text(name, value) if name in FREE_TEXT_FIELDS else value for name, value in redacted.items()
+    }
     record = {
         "id": str(uuid.uuid4()),
         "workspaceId": workspace,
@@ -454,7 +459,7 @@ def update_feedback(
     """Triage one item: status (lifecycle rules), assignee, resolution. The write is conditioned on
     the version read (and on the caller's If-Match/version when given), so concurrent updates
     cannot overwrite each other: the loser gets Conflict."""
-    store.bind(settings)
+    settings = store.bind(settings)
     change = parse(FeedbackUpdate, change)
     expected = _expected_version(if_match, change.version)
     record = _load_visible(principal, feedback_id)
@@ -467,9 +472,11 @@ def update_feedback(
     resolution = reason = None
     if change.resolution is not None:
         resolution, found = redact(change.resolution)
+        resolution = fit_text("resolution", resolution)
         kinds |= found
     if change.reason is not None:
         reason, found = redact(change.reason)
+        reason = fit_text("reason", reason)
         kinds |= found
     plan = lifecycle.plan_update(
         record,
@@ -480,6 +487,7 @@ def update_feedback(
         reason=reason,
         assignee=change.assignee,
         assignee_given=change.assignee_given,
+        history_max=settings.feedback_history_max,
     )
     if not plan:
         return public_view(record)
