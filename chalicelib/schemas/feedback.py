@@ -57,7 +57,7 @@ TEXT_LIMITS = {
 MAX_STEPS = 20
 
 
-def _text(name: str, min_length: int = 0) -> Any:
+def _text(name: str, min_length: int | None = None) -> Any:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=TEXT_LIMITS[name])
 
 
