@@ -15,8 +15,14 @@ from typing import Any
 
 import jwt
 
-from chalicelib.config import Settings
+from chalicelib.config import LOCAL_STAGE, Settings
 from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.observability import logger
+
+# Identity values are stored (userId, workspaceId, history `by`), so their size is bounded here:
+# OpenID Connect caps `sub` at 255 characters; workspace ids share the query parameter's limit.
+MAX_SUB_LENGTH = 255
+MAX_WORKSPACE_LENGTH = 100
 
 
 class Role(StrEnum):
@@ -116,22 +122,47 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         settings = self._settings
+        if settings.auth_mode == "hs256" and settings.stage != LOCAL_STAGE:
+            # Settings refuse this combination at start-up; never trust the published secret anyway.
+            raise Unauthenticated("Dev tokens are accepted only on the local stage.")
         algorithm = "HS256" if settings.auth_mode == "hs256" else "RS256"
         key = self._signing_key(token)
-        options = {"require": ["exp", "sub"], "verify_aud": bool(settings.jwt_audience)}
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=[algorithm],
                 issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                options=options,
+                # The audience is checked below (Cognito access tokens carry client_id, not aud), and
+                # `sub` with the other claims in principal_from_claims, so each error names its claim.
+                options={"require": ["exp", "sub", "iss"], "verify_aud": False, "verify_sub": False},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("The token has expired.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The token is not valid: {exc}.") from exc
+        self._check_client(claims)
+        return claims
+
+    def _check_client(self, claims: dict[str, Any]) -> None:
+        """The token was issued to one of our app clients, for a use we accept. A pool serves several
+        app clients; a token another client obtained must not work here."""
+        settings = self._settings
+        name = "aud"
+        if settings.auth_mode == "jwks":
+            use = claims.get("token_use")
+            if not isinstance(use, str) or use not in settings.jwt_token_use:
+                accepted = ", ".join(settings.jwt_token_use)
+                raise claim_error("token_use", f"one of: {accepted}")
+            if use == "access":
+                name = "client_id"
+        elif not settings.jwt_audience:
+            return  # dev tokens: the audience is checked only when one is configured
+        value = claims.get(name)
+        # RFC 7519 lets `aud` be a list; Cognito sends one string.
+        values = value if isinstance(value, list) and name == "aud" else [value]
+        if not any(isinstance(v, str) and v in settings.jwt_audience for v in values):
+            raise claim_error(name, "one of this API's app client ids")
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -143,15 +174,32 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+def claim_error(claim: str, expected: str) -> Unauthenticated:
+    return Unauthenticated(f"The token's {claim!r} claim must be {expected}.", details={"claim": claim})
+
+
 def principal_from_claims(claims: dict[str, Any], settings: Settings) -> Principal:
-    groups = claims.get(settings.groups_claim) or []
-    if isinstance(groups, str):
-        groups = [g for g in groups.replace(",", " ").split() if g]
+    """The caller, from verified claims whose types are checked strictly: a malformed claim is the
+    token's fault (401 naming it), never a 500. Groups that are not our roles are ignored."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
+        raise claim_error("sub", f"a non-empty string of at most {MAX_SUB_LENGTH} characters")
+    groups = claims.get(settings.groups_claim)
+    if groups is None:
+        groups = []
+    # Cognito always sends a list; a string ("admin staff") is refused rather than guessed at.
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise claim_error(settings.groups_claim, "a list of strings")
     roles = frozenset(Role(g) for g in groups if g in Role._value2member_map_)
+    ignored = sorted({g for g in groups if g not in Role._value2member_map_})
+    if ignored:
+        logger.info("token groups ignored", extra={"ignoredGroups": [g[:64] for g in ignored[:20]]})
     if not roles:
         raise Forbidden("The token carries no role this service knows (staff, engineer, admin, ingest).")
     workspace = claims.get(settings.workspace_claim)
-    return Principal(sub=str(claims["sub"]), workspace_id=str(workspace) if workspace else None, roles=roles)
+    if workspace is not None and (not isinstance(workspace, str) or len(workspace) > MAX_WORKSPACE_LENGTH):
+        raise claim_error(settings.workspace_claim, f"a string of at most {MAX_WORKSPACE_LENGTH} characters")
+    return Principal(sub=sub, workspace_id=workspace or None, roles=roles)
 
 
 def authenticate(authorization: str | None, verifier: TokenVerifier, settings: Settings) -> Principal:
@@ -168,9 +216,9 @@ def mint_dev_token(
     ttl_seconds: int = 12 * 3600,
     now: float | None = None,
 ) -> str:
-    """An HS256 token for the local stage and tests, with the same claims Cognito would give."""
-    if settings.auth_mode != "hs256":
-        raise ValueError("Dev tokens exist only where AUTH_MODE=hs256 (the local stage).")
+    """An HS256 token for the local stage and tests, with the same claims a Cognito ID token gives."""
+    if settings.auth_mode != "hs256" or settings.stage != LOCAL_STAGE:
+        raise ValueError("Dev tokens exist only on the local stage with AUTH_MODE=hs256.")
     Role(role)  # raises ValueError for an unknown role
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
@@ -178,10 +226,11 @@ def mint_dev_token(
         "iss": settings.jwt_issuer,
         "iat": issued,
         "exp": issued + ttl_seconds,
+        "token_use": "id",
         settings.groups_claim: [role],
     }
     if workspace_id:
         claims[settings.workspace_claim] = workspace_id
     if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
+        claims["aud"] = settings.jwt_audience[0]
     return jwt.encode(claims, settings.dev_token_secret, algorithm="HS256")

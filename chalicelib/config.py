@@ -10,7 +10,12 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+LOCAL_STAGE = "local"
+LOCAL_ISSUER = "post-launch-monitor-local"
+# Cognito marks what a token is for in `token_use`; ID tokens carry `aud`, access tokens `client_id`.
+TOKEN_USES = ("id", "access")
 
 
 def _csv(value: str | None) -> list[str]:
@@ -29,12 +34,20 @@ class Settings(BaseModel):
     health_table: str = "plm-local-health"
     alerts_topic_arn: str | None = None
 
-    # Auth: "hs256" verifies dev tokens signed with dev_token_secret (local stage only);
-    # "jwks" verifies RS256 tokens from the configured issuer's JWKS (production).
+    # Auth: "hs256" verifies dev tokens signed with dev_token_secret (the local stage only: its secret
+    # is published); "jwks" verifies RS256 tokens from the configured issuer's JWKS. Every stage but
+    # local must be jwks with an https issuer, a key set and the app client ids (check_auth below).
     auth_mode: Literal["hs256", "jwks"] = "hs256"
     dev_token_secret: str = "local-dev-secret-not-for-production"
-    jwt_issuer: str = "post-launch-monitor-local"
-    jwt_audience: str | None = None
+    jwt_issuer: str = LOCAL_ISSUER
+    # The app client ids whose tokens are accepted (JWT_AUDIENCE, comma-separated): an ID token's
+    # `aud`, an access token's `client_id`. Required in jwks mode; optional for dev tokens.
+    jwt_audience: list[str] = Field(default_factory=list)
+    # Which Cognito tokens are accepted (JWT_TOKEN_USE): ID tokens carry the workspace attribute,
+    # access tokens only carry it when a pre-token-generation trigger adds it.
+    jwt_token_use: list[Literal["id", "access"]] = Field(
+        default_factory=lambda: list(TOKEN_USES), min_length=1
+    )
     jwks_url: str | None = None
     jwks_json: str | None = None
     workspace_claim: str = "custom:workspace_id"
@@ -48,6 +61,10 @@ class Settings(BaseModel):
     # Feedback summary: default and largest date window (days), so its cost stays bounded.
     summary_default_days: int = 30
     summary_max_days: int = 366
+    # A feedback item keeps its newest history entries, at most this many (older ones are counted in
+    # historyDropped). The upper bound keeps the largest possible item well under DynamoDB's 400 KB
+    # (tests/unit/test_feedback_item_size.py proves it at this bound).
+    feedback_history_max: int = Field(default=20, ge=1, le=25)
     # Idempotency records live this long (DynamoDB TTL); a retry after that stores a new item.
     idempotency_ttl_seconds: int = 86400
     # The notification retry job leaves items younger than this to the request that wrote them.
@@ -88,6 +105,30 @@ class Settings(BaseModel):
     slo_latency_target: float = Field(default=95.0, gt=0, lt=100)
     slo_window_days: int = Field(default=30, ge=1, le=63)
 
+    @model_validator(mode="after")
+    def check_auth(self) -> Settings:
+        """Fail closed: refuse to start rather than verify tokens with the published dev secret, or
+        accept tokens of any app client of the pool."""
+        if self.stage != LOCAL_STAGE and self.auth_mode != "jwks":
+            raise ValueError(
+                f"STAGE={self.stage} refuses to start with AUTH_MODE={self.auth_mode}: every stage but "
+                f"{LOCAL_STAGE} verifies RS256 tokens from its identity provider. Set AUTH_MODE=jwks, "
+                "JWT_ISSUER, JWKS_URL (or JWKS_JSON) and JWT_AUDIENCE (the app client ids)."
+            )
+        if self.auth_mode == "jwks":
+            missing = []
+            if self.jwt_issuer == LOCAL_ISSUER or not self.jwt_issuer.startswith("https://"):
+                missing.append("JWT_ISSUER (the issuer's https URL)")
+            if not (self.jwks_url or self.jwks_json):
+                missing.append("JWKS_URL (or JWKS_JSON)")
+            if not self.jwt_audience:
+                missing.append("JWT_AUDIENCE (the app client ids, comma-separated)")
+            if missing:
+                raise ValueError(
+                    f"STAGE={self.stage} with AUTH_MODE=jwks refuses to start without: {'; '.join(missing)}."
+                )
+        return self
+
     @property
     def percentile_stats(self) -> bool:
         if self.health_percentile_stats is None:
@@ -101,12 +142,18 @@ class Settings(BaseModel):
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ | None = None) -> Settings:
         env = os.environ if env is None else env
+        stage = env.get("STAGE") or LOCAL_STAGE
+        if stage == LOCAL_STAGE and env.get("AWS_LAMBDA_FUNCTION_NAME"):
+            # A stage added to .chalice/config.json without STAGE must not run as the local stage.
+            stage = "lambda-without-STAGE"
         values: dict[str, object] = {
-            "stage": env.get("STAGE", "local"),
+            "stage": stage,
             "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
             "cors_origins": _csv(env.get("CORS_ORIGINS")),
+            "jwt_audience": _csv(env.get("JWT_AUDIENCE")),
             "health_dynamodb_tables": _csv(env.get("HEALTH_DYNAMODB_TABLES")),
+            **({"jwt_token_use": _csv(env.get("JWT_TOKEN_USE"))} if _csv(env.get("JWT_TOKEN_USE")) else {}),
             **(
                 {"health_dynamodb_operations": _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))}
                 if _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))
@@ -123,7 +170,6 @@ class Settings(BaseModel):
             "auth_mode",
             "dev_token_secret",
             "jwt_issuer",
-            "jwt_audience",
             "jwks_url",
             "jwks_json",
             "workspace_claim",
@@ -132,6 +178,7 @@ class Settings(BaseModel):
             "page_size_max",
             "summary_default_days",
             "summary_max_days",
+            "feedback_history_max",
             "idempotency_ttl_seconds",
             "notify_retry_min_age_seconds",
             "health_api_name",

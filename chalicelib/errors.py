@@ -61,6 +61,13 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
 
 
+class ItemTooLarge(DomainError):
+    """The write would make an item larger than the database allows (DynamoDB: 400 KB). The
+    feedback rules keep items far below that; this is the answer if one ever gets there anyway."""
+
+    code = "item_too_large"
+
+
 class RequestInProgress(DomainError):
     code = "request_in_progress"
 
@@ -81,6 +88,7 @@ HTTP_STATUS: list[tuple[type[DomainError], int]] = [
     (InvalidTransition, 409),
     (RequestInProgress, 409),
     (IdempotencyKeyReused, 422),
+    (ItemTooLarge, 422),
     (UpstreamUnavailable, 503),
 ]
 

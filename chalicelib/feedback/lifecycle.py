@@ -11,6 +11,9 @@
 - Resolving needs resolution text. resolvedAt is set on resolve and kept through close.
 - openSeverity (the sparse openBySeverity index key) exists exactly while the status is open.
 - A critical bug report starts acknowledged by "system" and is flagged for the alerts topic.
+- The item keeps the newest `history_max` history entries (Settings.feedback_history_max) and counts
+  the older ones it dropped in historyDropped, so no number of resolve/reopen cycles can grow it
+  past DynamoDB's 400 KB item limit.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def plan_update(
     reason: str | None = None,
     assignee: str | None = None,
     assignee_given: bool = False,
+    history_max: int,
 ) -> Change:
     """What a PATCH writes, or an error saying why it may not. A status equal to the current one is
     not a transition (so a retried PATCH is harmless)."""
@@ -117,7 +121,11 @@ def plan_update(
             "by": actor,
             "reason": reason or (resolution if target == "resolved" else None),
         }
-        change.set["history"] = [*(record.get("history") or []), entry]
+        history = [*(record.get("history") or []), entry]
+        dropped = max(0, len(history) - history_max)
+        change.set["history"] = history[dropped:]
+        if dropped:
+            change.set["historyDropped"] = int(record.get("historyDropped") or 0) + dropped
         change.set["status"] = target
         if target == "acknowledged" and not record.get("acknowledgedAt"):
             change.set["acknowledgedAt"] = now

@@ -52,6 +52,7 @@ from chalicelib.schemas.feedback import (
     FeedbackListQuery,
     FeedbackSummaryQuery,
     FeedbackUpdate,
+    fit_text,
     parse,
     validate_payload,
 )
@@ -79,6 +80,7 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
     """An item as the API shows it."""
     view = {name: value for name, value in record.items() if name not in _INTERNAL_FIELDS}
     view["history"] = view.get("history") or []
+    view["historyDropped"] = view.get("historyDropped") or 0
     view["redactions"] = view.get("redactions") or []
     view["notificationPending"] = bool(record.get("notifyPending"))
     return view
@@ -118,6 +120,9 @@ def new_record(
     workspace = principal.require_workspace()
     created_at = iso(now or utcnow())
     redacted, kinds = redact_fields(data, FREE_TEXT_FIELDS)
+    redacted = {
+        name: fit_text(name, value) if name in FREE_TEXT_FIELDS else value for name, value in redacted.items()
+    }
     record = {
         "id": str(uuid.uuid4()),
         "workspaceId": workspace,
@@ -165,7 +170,7 @@ def submit_feedback(
     try:
         stored = store.put_new(record, claim, now_epoch)
     except ClaimExists:
-        return _replay(claim, now_epoch), True
+        return _replay(principal, claim, now_epoch), True
     metrics.add_metric(name="FeedbackSubmitted", unit=MetricUnit.Count, value=1)
     if stored["redactions"]:
         metrics.add_metric(name="FeedbackRedacted", unit=MetricUnit.Count, value=1)
@@ -182,7 +187,7 @@ def submit_feedback(
     return public_view(stored), False
 
 
-def _replay(claim: IdempotencyClaim, now_epoch: int) -> dict[str, Any]:
+def _replay(principal: Principal, claim: IdempotencyClaim, now_epoch: int) -> dict[str, Any]:
     existing = get_claim(claim.key, now_epoch)
     if existing is None:  # expired and removed between our write and this read
         raise RequestInProgress("The Idempotency-Key's earlier request could not be found; retry.")
@@ -194,6 +199,13 @@ def _replay(claim: IdempotencyClaim, now_epoch: int) -> dict[str, Any]:
     record = store.get(existing.feedback_id)
     if record is None:
         raise RequestInProgress("The Idempotency-Key's earlier request is not readable yet; retry.")
+    # A replay is a read of the stored item, held to the same rule as GET: a caller whose token now
+    # names another workspace does not get the item stored in the old one.
+    if not principal.spans_workspaces and record["workspaceId"] != principal.workspace_id:
+        raise Forbidden(
+            "This Idempotency-Key's earlier request stored feedback in another workspace than your "
+            "token's; use a new key to submit it here."
+        )
     return public_view(record)
 
 
@@ -447,7 +459,7 @@ def update_feedback(
     """Triage one item: status (lifecycle rules), assignee, resolution. The write is conditioned on
     the version read (and on the caller's If-Match/version when given), so concurrent updates
     cannot overwrite each other: the loser gets Conflict."""
-    store.bind(settings)
+    settings = store.bind(settings)
     change = parse(FeedbackUpdate, change)
     expected = _expected_version(if_match, change.version)
     record = _load_visible(principal, feedback_id)
@@ -460,9 +472,11 @@ def update_feedback(
     resolution = reason = None
     if change.resolution is not None:
         resolution, found = redact(change.resolution)
+        resolution = fit_text("resolution", resolution)
         kinds |= found
     if change.reason is not None:
         reason, found = redact(change.reason)
+        reason = fit_text("reason", reason)
         kinds |= found
     plan = lifecycle.plan_update(
         record,
@@ -473,6 +487,7 @@ def update_feedback(
         reason=reason,
         assignee=change.assignee,
         assignee_given=change.assignee_given,
+        history_max=settings.feedback_history_max,
     )
     if not plan:
         return public_view(record)

@@ -40,14 +40,33 @@ Status = Literal["new", "acknowledged", "in_progress", "resolved", "closed"]
 
 # Ratings are strict: 3.5, "3" and true are refused rather than coerced.
 Rating = Annotated[int, Field(strict=True, ge=1, le=5)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
-Step = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Behaviour = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Resolution = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# The longest text each field may hold, in characters (the stored item's size is bounded from these:
+# tests/unit/test_feedback_item_size.py). Steps are limited per step and in number.
+TEXT_LIMITS = {
+    "title": 200,
+    "description": 2000,
+    "steps": 500,
+    "browserInfo": 200,
+    "deviceInfo": 200,
+    "expectedBehavior": 1000,
+    "actualBehavior": 1000,
+    "assignee": 200,
+    "resolution": 2000,
+    "reason": 500,
+}
+MAX_STEPS = 20
+
+
+def _text(name: str, min_length: int | None = None) -> Any:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=TEXT_LIMITS[name])
+
+
+Title = Annotated[str, _text("title", 5)]
+Description = Annotated[str, _text("description", 10)]
+Step = Annotated[str, _text("steps", 1)]
+Assignee = Annotated[str, _text("assignee", 1)]
+Resolution = Annotated[str, _text("resolution", 1)]
+Reason = Annotated[str, _text("reason", 1)]
 
 TOKEN_FIELDS = ("workspaceId", "userId", "userRole")
 
@@ -66,11 +85,11 @@ class FeedbackCreate(_Model):
     title: Title
     description: Description
     feature_area: FeatureArea
-    browser_info: ShortText | None = None
-    device_info: ShortText | None = None
-    steps: list[Step] | None = Field(default=None, max_length=20)
-    expected_behavior: Behaviour | None = None
-    actual_behavior: Behaviour | None = None
+    browser_info: Annotated[str, _text("browserInfo")] | None = None
+    device_info: Annotated[str, _text("deviceInfo")] | None = None
+    steps: list[Step] | None = Field(default=None, max_length=MAX_STEPS)
+    expected_behavior: Annotated[str, _text("expectedBehavior")] | None = None
+    actual_behavior: Annotated[str, _text("actualBehavior")] | None = None
     satisfaction_rating: Rating | None = None
     usability_rating: Rating | None = None
     performance_rating: Rating | None = None
@@ -168,6 +187,18 @@ class FeedbackListQuery(FeedbackFilters):
 
 class FeedbackSummaryQuery(FeedbackFilters):
     pass
+
+
+def fit_text(name: str, value: Any) -> Any:
+    """A stored free-text value held to its field's limit. Redaction runs after validation and its
+    markers can be longer than what they replace, so the stored text is cut (ending in an ellipsis)
+    when they pushed it past the limit; lists (steps) are held item by item."""
+    limit = TEXT_LIMITS[name]
+    if isinstance(value, list):
+        return [fit_text(name, item) for item in value]
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "\u2026"
+    return value
 
 
 def parse(model: type[M], data: Any) -> M:

@@ -16,7 +16,7 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import UpstreamUnavailable
+from chalicelib.errors import DomainError, ItemTooLarge, UpstreamUnavailable
 
 # Error codes that mean "AWS could not do it now", not "the request was wrong".
 _UNAVAILABLE_CODES = {
@@ -82,10 +82,26 @@ def _server_side(exc: PynamoDBException) -> bool:
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
 
 
-def table_error(exc: PynamoDBException, action: str) -> UpstreamUnavailable:
-    """The domain error for a table operation that failed on AWS's side (the caller may retry: 503).
-    A failure of our own making (a malformed request) is not disguised as an outage: it is raised
-    as it is. Callers handle the codes they expect (conditional checks) before calling this."""
+def _item_too_large(exc: PynamoDBException) -> bool:
+    """DynamoDB refused the write for the 400 KB item limit (directly, or as a transaction's reason)."""
+    errors = [(exc.cause_response_code, exc.cause_response_message)]
+    errors += [(r.code, r.message) for r in getattr(exc, "cancellation_reasons", None) or [] if r]
+    return any(
+        code == "ValidationException" and "exceeded the maximum allowed size" in (message or "")
+        for code, message in errors
+    )
+
+
+def table_error(exc: PynamoDBException, action: str) -> DomainError:
+    """The domain error for a table operation that failed on AWS's side (the caller may retry: 503),
+    or for an item past DynamoDB's size limit (422: retrying cannot help). Any other failure of our
+    own making (a malformed request) is not disguised as an outage: it is raised as it is. Callers
+    handle the codes they expect (conditional checks) before calling this."""
+    if _item_too_large(exc):
+        return ItemTooLarge(
+            f"Could not {action}: the item would exceed the database's size limit (400 KB).",
+            details={"awsCode": "ValidationException"},
+        )
     if exc.cause_response_code in _UNAVAILABLE_CODES or _server_side(exc):
         return UpstreamUnavailable(
             f"Could not {action}; try again.", details={"awsCode": exc.cause_response_code}

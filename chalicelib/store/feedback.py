@@ -117,6 +117,7 @@ class FeedbackModel(BoundModel):
     resolved_at = UnicodeAttribute(attr_name="resolvedAt", null=True)
     acknowledged_at = UnicodeAttribute(attr_name="acknowledgedAt", null=True)
     history = ListAttribute(of=HistoryEntry, null=True)
+    history_dropped = NumberAttribute(attr_name="historyDropped", null=True)
     redactions = ListAttribute(of=UnicodeAttribute, null=True)
     version = VersionAttribute()
 

@@ -24,6 +24,7 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import FieldError, ValidationFailed
 from chalicelib.store.base import BoundModel, bind_models, table_error
+from chalicelib.store.idempotency import scoped_key
 
 SNAPSHOT_SERIES = "health#snapshot"
 SUMMARY_SERIES = "health#summary"
@@ -190,7 +191,8 @@ class IngestClaim(BoundModel):
 
     CloudWatch cannot take part in a DynamoDB transaction, so the claim is taken first ("pending"),
     the metrics are written, and the claim is completed with the result (or released on failure).
-    Keys are prefixed "metrics#<sub>#" so they never meet the feedback route's keys.
+    Keys are scoped to the route and the caller (store.idempotency.scoped_key, scope "metrics"), so
+    they never meet the feedback route's keys nor another caller's.
     """
 
     table_setting = "idempotency_table"
@@ -214,7 +216,7 @@ class Claimed:
 
 
 def ingest_key(sub: str, key: str) -> str:
-    return f"metrics#{sub}#{key}"
+    return scoped_key(sub, key, scope="metrics")
 
 
 def claim_ingest(key: str, request_hash: str, now_epoch: int, ttl_seconds: int) -> Claimed | None:

@@ -1,12 +1,14 @@
 """Idempotency records: one per (caller, Idempotency-Key), kept 24 h by DynamoDB TTL.
 
 The record is written in the same transaction as the item it guards (store.feedback.put_new), so
-either both exist or neither does. The key starts with the caller's `sub`, so one user's key can
-never find another user's record.
+either both exist or neither does. The stored key is a digest of (route, caller's `sub`, header),
+so one user's key can never find another user's record (scoped_key).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -43,8 +45,13 @@ class ClaimExists(Exception):
     """The key is already claimed (by an earlier request of the same caller)."""
 
 
-def scoped_key(sub: str, header_value: str) -> str:
-    return f"{sub}#{header_value}"
+def scoped_key(sub: str, header_value: str, scope: str = "feedback") -> str:
+    """The table key of a caller's Idempotency-Key: sha256 (hex) of the JSON array [scope, sub, key].
+    JSON encodes each part with its own quotes and escapes, so no choice of sub and key can spell
+    another caller's array (a plain "sub#key" let sub "a#b" with key "c" meet sub "a" with key "b#c");
+    `scope` keeps the routes sharing the table apart."""
+    encoded = json.dumps([scope, sub, header_value], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def to_model(claim: IdempotencyClaim) -> IdempotencyModel:

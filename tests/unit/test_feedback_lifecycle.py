@@ -36,7 +36,7 @@ def item(status: str, **extra) -> dict:
 
 
 def plan(record: dict, **kw):
-    return plan_update(record, actor="eng-1", now=NOW, **kw)
+    return plan_update(record, actor="eng-1", now=NOW, history_max=20, **kw)
 
 
 def test_the_table_is_the_documented_one():
@@ -121,3 +121,25 @@ def test_initial_state_of_ordinary_and_critical_bug_reports():
     assert critical["notifyPending"] == NOTIFY_PENDING
     # Only bug reports page someone: a critical usability complaint waits for triage.
     assert initial_state("usability_issue", "critical", NOW)["status"] == "new"
+
+
+def test_history_keeps_the_newest_entries_and_counts_the_ones_it_drops():
+    old = [{"from": "a", "to": "b", "at": NOW, "by": f"eng-{i}", "reason": None} for i in range(3)]
+    record = item("resolved", history=old, historyDropped=4)
+    change = plan_update(record, actor="eng-9", now=NOW, status="acknowledged", history_max=3)
+    assert [h["by"] for h in change.set["history"]] == ["eng-1", "eng-2", "eng-9"]
+    assert change.set["historyDropped"] == 5
+    # Below the cap nothing is dropped and the count is not written.
+    roomy = plan_update(
+        item("resolved", history=old), actor="eng-9", now=NOW, status="closed", history_max=10
+    )
+    assert len(roomy.set["history"]) == 4 and "historyDropped" not in roomy.set
+
+
+def test_a_lowered_cap_drops_all_the_excess_at_the_next_change():
+    old = [{"from": "a", "to": "b", "at": NOW, "by": f"eng-{i}", "reason": None} for i in range(10)]
+    change = plan_update(
+        item("resolved", history=old), actor="eng-new", now=NOW, status="closed", history_max=2
+    )
+    assert [h["by"] for h in change.set["history"]] == ["eng-9", "eng-new"]
+    assert change.set["historyDropped"] == 9

@@ -20,7 +20,6 @@ PE = "PatientEngagement"
 
 def settings(**kw) -> Settings:
     base = dict(
-        stage="prod",
         health_api_name="pe-api",
         health_lambda_function="pe-fn",
         health_dynamodb_tables=["pe-table"],

@@ -3,14 +3,20 @@ the caller's 503 (retry); a request DynamoDB refuses for its shape is our bug an
 
 import pytest
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import (
+    CancellationReason,
+    PutError,
+    TransactWriteError,
+    UpdateError,
+    VerboseClientError,
+)
 
-from chalicelib.errors import UpstreamUnavailable
+from chalicelib.errors import ItemTooLarge, UpstreamUnavailable, status_for
 from chalicelib.store.base import table_error
 
 
-def failure(kind, code: str, status: int):
-    error = {"Error": {"Code": code, "Message": "..."}, "ResponseMetadata": {"HTTPStatusCode": status}}
+def failure(kind, code: str, status: int, message: str = "..."):
+    error = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
     return kind("failed", cause=ClientError(error, "Operation"))
 
 
@@ -33,3 +39,30 @@ def test_transient_failures_become_upstream_unavailable(code, status):
 def test_a_malformed_request_is_not_disguised_as_an_outage():
     with pytest.raises(PutError):
         table_error(failure(PutError, "ValidationException", 400), "store the feedback")
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        (PutError, "Item size has exceeded the maximum allowed size"),
+        (UpdateError, "Item size to update has exceeded the maximum allowed size"),
+    ],
+)
+def test_an_item_past_the_size_limit_is_a_clear_422_not_a_500(kind, message):
+    error = table_error(failure(kind, "ValidationException", 400, message), "update the feedback")
+    assert isinstance(error, ItemTooLarge) and status_for(error) == 422
+    assert "size limit" in error.message
+
+
+def test_an_item_past_the_size_limit_inside_a_transaction_is_recognised():
+    reasons = [
+        CancellationReason(
+            code="ValidationException", message="Item size has exceeded the maximum allowed size"
+        )
+    ]
+    cause = VerboseClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}},
+        "TransactWriteItems",
+        cancellation_reasons=reasons,
+    )
+    assert isinstance(table_error(TransactWriteError("failed", cause=cause), "store"), ItemTooLarge)
