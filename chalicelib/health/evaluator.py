@@ -152,7 +152,10 @@ def _read_feedback(
         detail["issues"] = {"error": _failure(exc)}
         return satisfaction, responses, Missing(reason), Missing(reason), detail
     try:
-        feedback = list(sources.open_feedback(STABILITY_SEVERITIES))  # type: ignore[misc]
+        found = sources.open_feedback(STABILITY_SEVERITIES)  # type: ignore[misc]
+        # The feedback source reads a bounded number per severity and says when there were more.
+        truncated = bool(getattr(found, "truncated", False))
+        feedback = list(found)
     except Exception as exc:  # noqa: BLE001
         reason = f"open feedback could not be read: {_failure(exc)}"
         detail["openFeedback"] = {"error": _failure(exc)}
@@ -161,6 +164,7 @@ def _read_feedback(
     detail["issues"] = {"open": [i.as_dict() for i in issues]}
     detail["openFeedback"] = {
         "read": len(feedback),
+        "truncated": truncated,
         "skippedLinkedToIssue": counted.linked_feedback_skipped,
         "skippedNotAProblem": counted.other_feedback_skipped,
     }
