@@ -96,6 +96,9 @@ class Settings(BaseModel):
     slo_latency_threshold_ms: float = Field(default=500, gt=0)
     slo_latency_target: float = Field(default=95.0, gt=0, lt=100)
     slo_window_days: int = Field(default=30, ge=1, le=63)
+    # Summary points the SLO report reads for snapshot uptime (30 days at 5 minutes is 8640; each
+    # ?refresh=true adds one more). About 250 bytes a point: 5 MB at most.
+    slo_max_snapshot_points: int = Field(default=20000, ge=1, le=100000)
 
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
@@ -171,6 +174,7 @@ class Settings(BaseModel):
             "slo_latency_threshold_ms",
             "slo_latency_target",
             "slo_window_days",
+            "slo_max_snapshot_points",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):
