@@ -58,8 +58,9 @@ class Settings(BaseModel):
     summary_default_days: int = 30
     summary_max_days: int = 366
     summary_max_items_read: int = Field(default=20000, ge=1)
-    # Open critical/high feedback the health evaluator reads, per severity; more is reported truncated.
-    health_open_feedback_max: int = Field(default=1000, ge=1)
+    # Open critical/high feedback and issues the health evaluator reads, per severity and kind;
+    # more is reported truncated.
+    health_open_items_max: int = Field(default=1000, ge=1)
     # Idempotency records live this long (DynamoDB TTL); a retry after that stores a new item.
     idempotency_ttl_seconds: int = 86400
     # The notification retry job leaves items younger than this to the request that wrote them.
@@ -154,7 +155,7 @@ class Settings(BaseModel):
             "summary_default_days",
             "summary_max_days",
             "summary_max_items_read",
-            "health_open_feedback_max",
+            "health_open_items_max",
             "idempotency_ttl_seconds",
             "notify_retry_min_age_seconds",
             "health_api_name",

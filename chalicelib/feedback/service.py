@@ -58,6 +58,7 @@ from chalicelib.schemas.feedback import (
 )
 from chalicelib.store import feedback as store
 from chalicelib.store import rollups
+from chalicelib.store.base import Capped
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, get_claim, scoped_key
 
 # Free text that may carry patient details: redacted before storage.
@@ -470,23 +471,17 @@ def satisfaction_in_window(
     return {"average": round(totals["sum"] / count, 3) if count else None, "count": count}
 
 
-class OpenFeedback(list):
-    """Open feedback items; `truncated` when a severity held more than health_open_feedback_max
-    (then the items are its oldest that many)."""
-
-    truncated: bool = False
-
-
 def open_feedback(
     severities: tuple[str, ...] = ("critical", "high"), settings: Settings | None = None
-) -> OpenFeedback:
+) -> Capped:
     """Open feedback (new, acknowledged, in_progress) of the given severities, from the sparse
     openBySeverity index (it projects category, issueId and workspaceId, so one query each),
-    at most health_open_feedback_max items per severity."""
+    at most health_open_items_max items per severity, the oldest (`truncated` when a severity held
+    more)."""
     settings = store.bind(settings)
-    out = OpenFeedback()
+    out = Capped()
     for severity in severities:
-        found, truncated = store.open_by_severity(severity, settings.health_open_feedback_max)
+        found, truncated = store.open_by_severity(severity, settings.health_open_items_max)
         out.truncated = out.truncated or truncated
         for record in found:
             out.append(

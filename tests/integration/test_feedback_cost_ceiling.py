@@ -25,6 +25,7 @@ from chalicelib.feedback.pagination import Cursor, encode_cursor
 from chalicelib.feedback.service import new_record, open_feedback
 from chalicelib.feedback.windows import iso
 from chalicelib.store import feedback as store
+from chalicelib.store.issues import create_issue, open_issues, set_issue_status
 from postlaunch.localstack import ChaliceLocal
 from tests.conftest import Api
 
@@ -37,7 +38,7 @@ BUDGET = {
     "LIST_MAX_ITEMS_READ": 100,
     "LIST_MAX_PARTITIONS": 2,
     "SUMMARY_MAX_ITEMS_READ": 150,
-    "HEALTH_OPEN_FEEDBACK_MAX": 2,
+    "HEALTH_OPEN_ITEMS_MAX": 2,
 }
 CATEGORIES = [
     "bug_report",
@@ -111,12 +112,15 @@ def loaded(stack, tmp_path_factory) -> Loaded:
     for n in range(ITEMS):
         payload = {
             "category": CATEGORIES[n % 4],
-            # A sparse filter: every 37th item is high (11 of them). No ratings: the rollup stays empty.
-            "severity": "high" if n % 37 == 5 else "low",
+            # Three open high feature requests: in the openBySeverity index, yet never counted by the
+            # health score (feature requests are not faults), so other tests' scores are untouched.
+            "severity": "high" if n in (1, 5, 9) else "low",
             "title": f"Ceiling item {n}",
             "description": "Loaded to measure what one request may read",
-            "featureArea": "reminders",
+            # A sparse filter: every 37th item is about analytics (11 of them).
+            "featureArea": "analytics" if n % 37 == 5 else "reminders",
         }
+        # No ratings: the ratings rollup of 2015 stays empty.
         records.append(new_record(staff, payload, FIRST + n * STEP)[0])
     store.batch_put(records)
     env = {**stack.env, **{name: str(value) for name, value in BUDGET.items()}}
@@ -186,13 +190,13 @@ def test_limit_one_with_a_filter_matching_nothing_reads_at_most_the_budget(stack
 
 
 def test_following_cursors_returns_exactly_the_matching_items(stack, loaded, queries):
-    # Given a sparse filter: 11 of the 400 items are high
+    # Given a sparse filter: 11 of the 400 items are about analytics
     api = client(stack, loaded, "staff")
-    expected = [r["id"] for r in loaded.records if r["severity"] == "high"]
+    expected = [r["id"] for r in loaded.records if r["featureArea"] == "analytics"]
     assert len(expected) == 11
 
     # When staff page through it three at a time
-    items, pages, read = walk(api, {**YEAR, "limit": 3, "severity": "high"}, queries)
+    items, pages, read = walk(api, {**YEAR, "limit": 3, "featureArea": "analytics"}, queries)
 
     # Then every matching item comes once, newest first, with no gap; some pages are short or empty
     assert [i["id"] for i in items] == expected
@@ -267,7 +271,7 @@ def test_the_summary_stops_at_its_budget_and_says_what_it_covers(stack, loaded, 
     assert summary["complete"] is False
     assert summary["coveredFrom"] == iso(datetime.fromisoformat(boundary) + timedelta(microseconds=1))
     assert summary["total"] == len(counted) == 149
-    assert summary["bySeverity"]["high"] == sum(r["severity"] == "high" for r in counted)
+    assert summary["byFeatureArea"]["analytics"] == sum(r["featureArea"] == "analytics" for r in counted)
     assert summary["window"] == {
         "start": "2015-01-01T00:00:00.000000Z",
         "end": "2015-12-31T23:59:59.999999Z",
@@ -292,9 +296,18 @@ def test_the_summary_stops_at_its_budget_and_says_what_it_covers(stack, loaded, 
     )
 
 
-def test_open_feedback_for_the_health_score_is_capped_and_says_so(stack, loaded, queries):
-    # Given at least 11 open high items (ours) in the sparse openBySeverity index
-    settings = Settings.model_validate({**stack.settings().model_dump(), "health_open_feedback_max": 2})
+def test_open_feedback_and_issues_for_the_health_score_are_capped_and_say_so(stack, loaded, queries):
+    # Given at least 3 open high feedback items (ours) and 3 open high issues
+    settings = Settings.model_validate({**stack.settings().model_dump(), "health_open_items_max": 2})
+    issues = [create_issue(f"Ceiling issue {n}", "high", settings=settings) for n in range(3)]
+    try:
+        _capped_reads_are_reported(stack, loaded, queries, settings)
+    finally:  # resolved again, so no later test's health score counts them
+        for issue in issues:
+            set_issue_status(issue.id, "resolved", settings=settings)
+
+
+def _capped_reads_are_reported(stack, loaded, queries, settings):
 
     # When the health evaluator's source reads open critical and high feedback
     found = open_feedback(("critical", "high"), settings=settings)
@@ -303,13 +316,16 @@ def test_open_feedback_for_the_health_score_is_capped_and_says_so(stack, loaded,
     assert found.truncated is True and sum(f["severity"] == "high" for f in found) == 2
     assert all(q.index == "openBySeverity" and q.limit == 3 and q.scanned <= 3 for q in queries.seen)
 
-    # And over HTTP (HEALTH_OPEN_FEEDBACK_MAX=2) the health report says its count is truncated
+    # And over HTTP (HEALTH_OPEN_ITEMS_MAX=2) the health report says its count is truncated
     queries.clear()
     health = client(stack, loaded, "engineer")
     report = health.get("/api/monitoring/system-health", params={"refresh": "true", "verbose": "true"})
     assert report.status_code == 200
     assert report.json()["details"]["feedback"]["openFeedback"]["truncated"] is True
     assert [q.limit for q in queries.seen if q.index == "openBySeverity"] == [3, 3]
+    assert report.json()["details"]["feedback"]["issues"]["truncated"] is True
+    capped = open_issues(("high",), settings=settings)
+    assert capped.truncated is True and len(capped) == 2
 
 
 @pytest.mark.slow
