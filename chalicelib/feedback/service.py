@@ -384,11 +384,6 @@ def _key_fields(key: dict[str, str] | None) -> dict[str, str | None]:
     return {"feedback_id": key.get("id"), "created_at": key.get("createdAt")}
 
 
-def _covered_after(boundary: str) -> str:
-    """The first instant after a createdAt key (keys have microseconds)."""
-    return iso(parse_iso(boundary) + timedelta(microseconds=1))
-
-
 def feedback_summary(
     principal: Principal,
     query: FeedbackSummaryQuery | FeedbackFilters | dict[str, Any] | None = None,

@@ -306,7 +306,8 @@ class DateQuery:
 
     @property
     def last_key(self) -> dict[str, str] | None:
-        """{"id", "createdAt"} of the last item evaluated (None before the first page or when done)."""
+        """{"id", "createdAt"} of the last item evaluated (before the first page: the key the query
+        starts after, if any; None once done)."""
         raw = self._pages.last_evaluated_key
         if not raw:
             return None
@@ -325,10 +326,6 @@ class DateQuery:
         self._started = True
         records = [to_record(FeedbackModel.from_raw_data(raw)) for raw in page.get("Items", [])]
         return records, int(page.get("ScannedCount", 0))
-
-    @property
-    def items_read(self) -> int:
-        return self._pages.total_scanned_count
 
 
 def open_by_severity(severity: str, max_items: int) -> tuple[list[dict[str, Any]], bool]:
