@@ -22,7 +22,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from chalicelib.auth import Principal, Role
 from chalicelib.config import Settings
 from chalicelib.feedback.pagination import Cursor, encode_cursor
-from chalicelib.feedback.service import new_record, open_feedback
+from chalicelib.feedback.service import feedback_summary, new_record, open_feedback
 from chalicelib.feedback.windows import iso
 from chalicelib.store import feedback as store
 from chalicelib.store.issues import create_issue, open_issues, set_issue_status
@@ -294,6 +294,24 @@ def test_the_summary_stops_at_its_budget_and_says_what_it_covers(stack, loaded, 
     assert (
         small["total"] == small["itemsRead"] == sum(r["createdAt"][:7] == "2015-03" for r in loaded.records)
     )
+
+
+def test_a_summary_budget_spent_at_a_month_end_covers_the_months_read(stack, loaded, queries):
+    # Given a budget of exactly the items of December and November 2015
+    newest_two = [r for r in loaded.records if r["createdAt"][:7] in ("2015-12", "2015-11")]
+    settings = Settings.model_validate(
+        {**stack.settings().model_dump(), "summary_max_items_read": len(newest_two)}
+    )
+    engineer = Principal(sub="ceiling-engineer", workspace_id=None, roles=frozenset({Role.ENGINEER}))
+
+    # When an engineer's summary walks the months of 2015 newest first
+    summary = feedback_summary(engineer, YEAR, settings=settings)
+
+    # Then it stops after November, and covers exactly those two months
+    assert queries.partitions == ["2015-12", "2015-11"] and queries.scanned == len(newest_two)
+    assert summary["complete"] is False and summary["coveredFrom"] == "2015-11-01T00:00:00.000000Z"
+    assert summary["total"] == len(newest_two)
+    assert summary["volumePerDay"][0]["date"] == "2015-11-01"
 
 
 def test_open_feedback_and_issues_for_the_health_score_are_capped_and_say_so(stack, loaded, queries):
