@@ -55,16 +55,29 @@ class Settings(BaseModel):
 
     cors_origins: list[str] = Field(default_factory=list)
 
-    # Feedback listing looks back at most this far when no startDate is given.
-    list_horizon_days: int = 366
+    # Feedback listing looks back this far when no startDate is given, and never further than
+    # list_max_days (a longer window is a 400 naming startDate).
+    list_horizon_days: int = Field(default=366, ge=1)
+    list_max_days: int = Field(default=366, ge=1)
     page_size_max: int = 100
-    # Feedback summary: default and largest date window (days), so its cost stays bounded.
+    # What one list request may read (docs/feedback.md, "Cost ceilings"): items DynamoDB evaluates
+    # (before filters; about 1 MB at ~1 KB an item, one or two Query pages, well under a second) and
+    # index partitions queried (13: every month a 366-day window can touch). When either runs out
+    # the page is returned short, with a cursor where reading stopped.
+    list_max_items_read: int = Field(default=1000, ge=1)
+    list_max_partitions: int = Field(default=13, ge=1)
+    # Feedback summary: default and largest date window (days), and the items it may read (about
+    # 20 MB, 20 one-MB Query pages: a few seconds); past that it reports the part it covered.
     summary_default_days: int = 30
     summary_max_days: int = 366
+    summary_max_items_read: int = Field(default=20000, ge=1)
     # A feedback item keeps its newest history entries, at most this many (older ones are counted in
     # historyDropped). The upper bound keeps the largest possible item well under DynamoDB's 400 KB
     # (tests/unit/test_feedback_item_size.py proves it at this bound).
     feedback_history_max: int = Field(default=20, ge=1, le=25)
+    # Open critical/high feedback and issues the health evaluator reads, per severity and kind;
+    # more is reported truncated.
+    health_open_items_max: int = Field(default=1000, ge=1)
     # Idempotency records live this long (DynamoDB TTL); a retry after that stores a new item.
     idempotency_ttl_seconds: int = 86400
     # The notification retry job leaves items younger than this to the request that wrote them.
@@ -104,6 +117,15 @@ class Settings(BaseModel):
     slo_latency_threshold_ms: float = Field(default=500, gt=0)
     slo_latency_target: float = Field(default=95.0, gt=0, lt=100)
     slo_window_days: int = Field(default=30, ge=1, le=63)
+    # Summary points the SLO report reads for snapshot uptime (30 days at 5 minutes is 8640; each
+    # ?refresh=true adds one more). About 250 bytes a point: 5 MB at most.
+    slo_max_snapshot_points: int = Field(default=20000, ge=1, le=100000)
+
+    @model_validator(mode="after")
+    def _horizon_within_cap(self) -> Settings:
+        if self.list_horizon_days > self.list_max_days:
+            raise ValueError("LIST_HORIZON_DAYS must not exceed LIST_MAX_DAYS")
+        return self
 
     @model_validator(mode="after")
     def check_auth(self) -> Settings:
@@ -175,10 +197,15 @@ class Settings(BaseModel):
             "workspace_claim",
             "groups_claim",
             "list_horizon_days",
+            "list_max_days",
             "page_size_max",
+            "list_max_items_read",
+            "list_max_partitions",
             "summary_default_days",
             "summary_max_days",
             "feedback_history_max",
+            "summary_max_items_read",
+            "health_open_items_max",
             "idempotency_ttl_seconds",
             "notify_retry_min_age_seconds",
             "health_api_name",
@@ -199,6 +226,7 @@ class Settings(BaseModel):
             "slo_latency_threshold_ms",
             "slo_latency_target",
             "slo_window_days",
+            "slo_max_snapshot_points",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

@@ -1,9 +1,12 @@
 """Opaque list cursors.
 
 A cursor is base64url (no padding) of a small JSON object: the index partition to continue in
-(a month for the byMonth walk, or the workspace) and the key of the last item returned there. It
-is opaque to clients; we still check it thoroughly, because a forged cursor must neither reach
-another workspace's partition nor make DynamoDB fail with a 500.
+(a month for the byMonth walk, or the workspace) and the key of the last item read there, which is
+the last item returned or, when the request's read budget ran out, the last item DynamoDB evaluated
+(perhaps one the filters dropped). A cursor without a key starts its partition from the top: the
+request stopped at a partition boundary. It is opaque to clients; we still check it thoroughly,
+because a forged cursor must neither reach another workspace's partition nor make DynamoDB fail
+with a 500.
 """
 
 from __future__ import annotations
@@ -21,12 +24,21 @@ _VERSION = 1
 @dataclass(frozen=True)
 class Cursor:
     partition: str
-    feedback_id: str
-    created_at: str
+    feedback_id: str | None = None
+    created_at: str | None = None
+
+    @property
+    def after(self) -> dict[str, str] | None:
+        """The key to resume after (None: the partition's first item)."""
+        if self.feedback_id is None or self.created_at is None:
+            return None
+        return {"id": self.feedback_id, "createdAt": self.created_at}
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    body = {"v": _VERSION, "p": cursor.partition, "id": cursor.feedback_id, "at": cursor.created_at}
+    body: dict[str, object] = {"v": _VERSION, "p": cursor.partition}
+    if cursor.after is not None:
+        body |= {"id": cursor.feedback_id, "at": cursor.created_at}
     raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -43,15 +55,21 @@ def decode_cursor(text: str) -> Cursor:
         raise _bad("undecodable") from exc
     if not isinstance(body, dict) or body.get("v") != _VERSION:
         raise _bad("unknown format")
-    values = (body.get("p"), body.get("id"), body.get("at"))
-    if not all(isinstance(v, str) and 0 < len(v) <= 200 for v in values):
+    partition, key = body.get("p"), (body.get("id"), body.get("at"))
+    # The key is both fields or neither (a partition's start).
+    present = [v for v in (partition, *key) if v is not None]
+    if partition is None or len(present) == 2 or not all(_field(v) for v in present):
         raise _bad("missing fields")
-    return Cursor(*values)
+    return Cursor(partition, *key)
+
+
+def _field(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 200
 
 
 def check_cursor(cursor: Cursor, partitions: list[str], start_key: str, end_key: str) -> None:
     """The cursor must point into this query: one of its partitions and inside its date window."""
     if cursor.partition not in partitions:
         raise _bad("it belongs to another query")
-    if not start_key <= cursor.created_at <= end_key:
+    if cursor.created_at is not None and not start_key <= cursor.created_at <= end_key:
         raise _bad("it is outside the date window")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -41,6 +41,7 @@ from chalicelib.feedback.windows import (
     list_window,
     month_of,
     months_newest_first,
+    parse_iso,
     summary_window,
     utcnow,
 )
@@ -58,6 +59,7 @@ from chalicelib.schemas.feedback import (
 )
 from chalicelib.store import feedback as store
 from chalicelib.store import rollups
+from chalicelib.store.base import Capped
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, get_claim, scoped_key
 
 # Free text that may carry patient details: redacted before storage.
@@ -308,51 +310,90 @@ def _partitions(scope: str | None, window: Window) -> tuple[str, list[str]]:
     return "byMonth", months_newest_first(window.start, window.end)
 
 
+def _query_limit(wanted: int, read: int, matched: int, remaining: int, filtered: bool) -> int:
+    """DynamoDB's Limit for the next Query of a list: never more than the read budget left. Without
+    filters every item read is returned, so the items still wanted are enough. With filters, the share
+    of items that matched so far estimates how many to read (eight times what was read when none
+    matched), so a selective filter takes a few growing Queries, not hundreds of tiny ones, and a
+    filter that matches most items does not read a budget's worth for a short page."""
+    want = wanted
+    if filtered and read:
+        want = read * 8 if matched == 0 else math.ceil(wanted * read / matched)
+    return max(1, min(remaining, max(wanted, want)))
+
+
 def list_feedback(
     principal: Principal,
     query: FeedbackListQuery | dict[str, Any] | None = None,
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """A page of feedback, newest first: {"items": [...], "nextCursor": str | None}."""
+    """A page of feedback, newest first: {"items", "nextCursor", "scanned"}.
+
+    One request reads at most list_max_items_read items (DynamoDB's evaluated count, before filters)
+    from at most list_max_partitions index partitions. When either runs out first, the page is
+    returned as it is, perhaps short or empty, with a nextCursor where reading stopped; nextCursor is
+    null only when the window holds nothing more."""
     settings = store.bind(settings)
     query = parse(FeedbackListQuery, query)
-    window = list_window(query.start_date, query.end_date, settings.list_horizon_days, now or utcnow())
+    window = list_window(
+        query.start_date, query.end_date, settings.list_horizon_days, settings.list_max_days, now or utcnow()
+    )
     index_name, partitions = _partitions(_scope(principal, query.workspace_id), window)
     limit = min(query.limit, settings.page_size_max)
+    filters = query.attribute_filters()
     cursor = None
     if query.cursor:
         cursor = decode_cursor(query.cursor)
         check_cursor(cursor, partitions, window.start_key, window.end_key)
         partitions = partitions[partitions.index(cursor.partition) :]
 
+    budget = settings.list_max_items_read
     items: list[tuple[str, dict[str, Any]]] = []
-    more = False
+    read = matched = queries = visited = 0
+    resume: Cursor | None = None
     for partition in partitions:
-        after = None
-        if cursor is not None and partition == cursor.partition:
-            after = {"id": cursor.feedback_id, "createdAt": cursor.created_at}
-        # One item beyond the page tells whether a next page exists.
-        for record in store.DateQuery(
-            index_name,
-            partition,
-            window.start_key,
-            window.end_key,
-            query.attribute_filters(),
-            after=after,
-            page_size=limit + 1,
-        ):
-            if len(items) == limit:
-                more = True
-                break
-            items.append((partition, record))
-        if more:
+        if read >= budget or visited == settings.list_max_partitions:
+            resume = Cursor(partition)
             break
-    next_cursor = None
-    if more:
-        partition, last = items[-1]
-        next_cursor = encode_cursor(Cursor(partition, last["id"], last["createdAt"]))
-    return {"items": [public_view(record) for _, record in items], "nextCursor": next_cursor}
+        visited += 1
+        after = cursor.after if cursor is not None and partition == cursor.partition else None
+        pages = store.DateQuery(index_name, partition, window.start_key, window.end_key, filters, after=after)
+        while resume is None and not pages.done:
+            if read >= budget:
+                resume = Cursor(partition, **_key_fields(pages.last_key))
+                break
+            # One item beyond the page tells whether a next page exists.
+            wanted = limit + 1 - len(items)
+            size = _query_limit(wanted, read, matched, budget - read, bool(filters))
+            records, scanned = pages.read_page(size)
+            read, matched, queries = read + scanned, matched + len(records), queries + 1
+            for record in records:
+                if len(items) == limit:
+                    last_partition, last = items[-1]
+                    resume = Cursor(last_partition, last["id"], last["createdAt"])
+                    break
+                items.append((partition, record))
+        if resume is not None:
+            break
+    stopped_early = resume is not None and len(items) < limit
+    if stopped_early:
+        metrics.add_metric(name="FeedbackListStoppedEarly", unit=MetricUnit.Count, value=1)
+    return {
+        "items": [public_view(record) for _, record in items],
+        "nextCursor": encode_cursor(resume) if resume is not None else None,
+        "scanned": {
+            "itemsRead": read,
+            "queries": queries,
+            "partitions": visited,
+            "stoppedEarly": stopped_early,
+        },
+    }
+
+
+def _key_fields(key: dict[str, str] | None) -> dict[str, str | None]:
+    key = key or {}
+    return {"feedback_id": key.get("id"), "created_at": key.get("createdAt")}
 
 
 def feedback_summary(
@@ -362,7 +403,9 @@ def feedback_summary(
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Counts, ratings, trend and resolution times over a date window. Reads only the window's
-    partitions of a date index (never a scan); `itemsRead` reports how many items that was."""
+    partitions of a date index (never a scan), newest first, and at most summary_max_items_read
+    items: if the window holds more, the figures cover the newest part of it, from `coveredFrom`
+    (`complete` false). `itemsRead` reports what was read."""
     settings = store.bind(settings)
     query = parse(FeedbackSummaryQuery, query)
     window = summary_window(
@@ -374,8 +417,12 @@ def feedback_summary(
     )
     scope = _scope(principal, query.workspace_id)
     index_name, partitions = _partitions(scope, window)
-    queries = [
-        store.DateQuery(
+    budget = settings.summary_max_items_read
+    records: list[dict[str, Any]] = []
+    read = queries = 0
+    covered_from: datetime | None = None  # set when the budget stopped the reading
+    for n, partition in enumerate(partitions):
+        pages = store.DateQuery(
             index_name,
             partition,
             window.start_key,
@@ -383,11 +430,31 @@ def feedback_summary(
             query.attribute_filters(),
             attributes=SUMMARY_ATTRIBUTES,
         )
-        for partition in partitions
-    ]
-    summary = compute_summary(chain.from_iterable(queries), window)
-    summary["itemsRead"] = sum(q.items_read for q in queries)
-    summary["queries"] = len(queries)
+        while not pages.done and read < budget:
+            page, scanned = pages.read_page(budget - read)
+            records.extend(page)
+            read, queries = read + scanned, queries + 1
+        if read < budget:
+            continue
+        if not pages.done and pages.last_key is not None:
+            # Reading stopped inside the partition. Items sharing the last key's instant may be
+            # partly unread, so the figures count only what follows it.
+            boundary = pages.last_key["createdAt"]
+            covered_from = parse_iso(boundary) + timedelta(microseconds=1)
+            records = [r for r in records if r["createdAt"] > boundary]
+        elif n + 1 < len(partitions):
+            # This partition (a month: several partitions only arise on the byMonth walk) was read
+            # to its end; the older months were not.
+            year, month = (int(part) for part in partition.split("-"))
+            covered_from = max(window.start, datetime(year, month, 1, tzinfo=UTC))
+        break
+    covered = window if covered_from is None else Window(covered_from, window.end)
+    summary = compute_summary(records, covered)
+    summary["window"] = {"start": window.start_key, "end": window.end_key, "days": len(window.days())}
+    summary["complete"] = covered_from is None
+    summary["coveredFrom"] = covered.start_key
+    summary["itemsRead"] = read
+    summary["queries"] = queries
     summary["scope"] = {"workspaceId": scope}
     summary["filters"] = query.attribute_filters()
     return summary
@@ -413,13 +480,17 @@ def satisfaction_in_window(
 
 def open_feedback(
     severities: tuple[str, ...] = ("critical", "high"), settings: Settings | None = None
-) -> list[dict[str, Any]]:
+) -> Capped:
     """Open feedback (new, acknowledged, in_progress) of the given severities, from the sparse
-    openBySeverity index (it projects category, issueId and workspaceId, so one query each)."""
-    store.bind(settings)
-    out = []
+    openBySeverity index (it projects category, issueId and workspaceId, so one query each),
+    at most health_open_items_max items per severity, the oldest (`truncated` when a severity held
+    more)."""
+    settings = store.bind(settings)
+    out = Capped()
     for severity in severities:
-        for record in store.open_by_severity(severity):
+        found, truncated = store.open_by_severity(severity, settings.health_open_items_max)
+        out.truncated = out.truncated or truncated
+        for record in found:
             out.append(
                 {
                     "id": record["id"],

@@ -72,11 +72,20 @@ def _ordered(start: datetime, end: datetime) -> None:
         )
 
 
-def list_window(start: datetime | None, end: datetime | None, horizon_days: int, now: datetime) -> Window:
-    """The list's window: endDate defaults to now, startDate to horizon_days before endDate."""
+def list_window(
+    start: datetime | None, end: datetime | None, horizon_days: int, max_days: int, now: datetime
+) -> Window:
+    """The list's window: endDate defaults to now, startDate to horizon_days before endDate; it may
+    span at most `max_days` days (startDate 2024-10-27 to endDate 2025-10-27 is 366), so the months
+    a request can walk have a ceiling."""
     end = end or now
     start = start or (end - timedelta(days=horizon_days))
     _ordered(start, end)
+    if end - start > timedelta(days=max_days):
+        span = (end.date() - start.date()).days + 1
+        raise ValidationFailed(
+            [FieldError("startDate", f"The window spans {span} days; the list covers at most {max_days}.")]
+        )
     return Window(start.astimezone(UTC), end.astimezone(UTC))
 
 

@@ -150,21 +150,28 @@ def _read_feedback(
         return satisfaction, responses, Missing(BACKDATED_STABILITY), Missing(BACKDATED_STABILITY), detail
 
     try:
-        issues = list(sources.open_issues(STABILITY_SEVERITIES))  # type: ignore[misc]
+        read_issues = sources.open_issues(STABILITY_SEVERITIES)  # type: ignore[misc]
+        # Both stores read a bounded number per severity and say when there were more
+        # (chalicelib.store.base.Capped); a source without the flag is taken as complete.
+        issues_truncated = bool(getattr(read_issues, "truncated", False))
+        issues = list(read_issues)
     except Exception as exc:  # noqa: BLE001
         reason = f"open issues could not be read: {_failure(exc)}"
         detail["issues"] = {"error": _failure(exc)}
         return satisfaction, responses, Missing(reason), Missing(reason), detail
     try:
-        feedback = list(sources.open_feedback(STABILITY_SEVERITIES))  # type: ignore[misc]
+        found = sources.open_feedback(STABILITY_SEVERITIES)  # type: ignore[misc]
+        truncated = bool(getattr(found, "truncated", False))
+        feedback = list(found)
     except Exception as exc:  # noqa: BLE001
         reason = f"open feedback could not be read: {_failure(exc)}"
         detail["openFeedback"] = {"error": _failure(exc)}
         return satisfaction, responses, Missing(reason), Missing(reason), detail
     counted = stability_rules.classify(issues, feedback)
-    detail["issues"] = {"open": [i.as_dict() for i in issues]}
+    detail["issues"] = {"open": [i.as_dict() for i in issues], "truncated": issues_truncated}
     detail["openFeedback"] = {
         "read": len(feedback),
+        "truncated": truncated,
         "skippedLinkedToIssue": counted.linked_feedback_skipped,
         "skippedNotAProblem": counted.other_feedback_skipped,
     }

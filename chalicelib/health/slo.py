@@ -177,7 +177,7 @@ def slo_report(
             }
         )
 
-    uptime_points = _snapshot_points(window, settings)
+    uptime_points, truncated = _snapshot_points(window, settings)
     with_traffic = [p for p in uptime_points if p.error_rate is not None]
     down = [p for p in with_traffic if p.error_rate > DOWN_ERROR_RATE]
     expected = int(
@@ -199,6 +199,9 @@ def slo_report(
                 "down": len(down),
                 "expected": expected,
                 "coverage": _round(len(uptime_points) / expected) if expected else None,
+                # More points than the read ceiling: the counts cover the newest, from coveredFrom.
+                "truncated": truncated,
+                "coveredFrom": snapshots.at_key(uptime_points[-1].at if truncated else window.start),
             },
             "downDefinition": f"an evaluation whose API error rate was above {DOWN_ERROR_RATE} %",
         },
@@ -208,13 +211,23 @@ def slo_report(
     }
 
 
-def _snapshot_points(window: Window, settings: Settings) -> list[snapshots.Summary]:
+def _snapshot_points(window: Window, settings: Settings) -> tuple[list[snapshots.Summary], bool]:
+    """The window's summary points, newest first, at most slo_max_snapshot_points of them (each
+    `?refresh=true` stores one more, so their number is not bounded by the schedule); True when
+    there were more, the oldest left unread."""
     points: list[snapshots.Summary] = []
     cursor: str | None = None
-    while True:
+    cap = settings.slo_max_snapshot_points
+    while len(points) < cap:
         page, cursor = snapshots.summaries(
-            window.start, window.end, limit=5000, cursor=cursor, settings=settings
+            window.start,
+            window.end,
+            limit=min(5000, cap - len(points)),
+            cursor=cursor,
+            newest_first=True,
+            settings=settings,
         )
         points.extend(page)
         if not cursor:
-            return points
+            return points, False
+    return points, True

@@ -56,6 +56,12 @@ class BoundModel(Model):
         return super()._get_connection()
 
 
+class Capped(list):
+    """Items read under a ceiling: `truncated` is True when there were more than were read."""
+
+    truncated: bool = False
+
+
 def bind_models(settings: Settings | None = None) -> Settings:
     settings = settings or get_settings()
     for model in _MODELS:

@@ -14,7 +14,7 @@ Indexes (infra/template.json):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import (
@@ -257,8 +257,14 @@ def update(
 
 
 class DateQuery:
-    """One query of a date index, newest first by default. Iterate for records; `items_read` is the
-    number of items DynamoDB evaluated (ScannedCount, before filters): what the query costs."""
+    """One partition of a date index (a month of byMonth, a workspace of byWorkspace), newest first by
+    default, read one DynamoDB page at a time so the caller decides what each Query may cost.
+
+    `read_page(n)` makes one Query whose Limit is n: DynamoDB evaluates at most n items (before the
+    filters; fewer if it reaches 1 MB) and returns those that pass. `last_key` is where it stopped
+    (the LastEvaluatedKey, which may be an item the filters dropped); `done` is True once the
+    partition holds nothing more in the window.
+    """
 
     def __init__(
         self,
@@ -270,7 +276,6 @@ class DateQuery:
         *,
         after: dict[str, str] | None = None,
         attributes: Iterable[str] | None = None,
-        page_size: int | None = None,
         newest_first: bool = True,
     ):
         self.hash_attribute, index = DATE_INDEXES[index_name]
@@ -284,35 +289,60 @@ class DateQuery:
         if after:
             last_key = {name: {"S": value} for name, value in after.items()}
             last_key[self.hash_attribute] = {"S": hash_value}
-        self._results = index.query(
+        # Only the page iterator is used: iterating the ResultIterator itself would fetch further
+        # pages on its own whenever a page's items were all filtered out.
+        self._pages = index.query(
             hash_value,
             range_key_condition=ATTRIBUTES["createdAt"].between(start_key, end_key),
             filter_condition=condition,
             scan_index_forward=not newest_first,
             last_evaluated_key=last_key,
             attributes_to_get=list(attributes) if attributes else None,
-            page_size=page_size,
-        )
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        try:
-            for model in self._results:
-                yield to_record(model)
-        except PynamoDBException as exc:
-            raise table_error(exc, "query the feedback") from exc
+        ).page_iter
+        self._started = False
 
     @property
-    def items_read(self) -> int:
-        return self._results.page_iter.total_scanned_count
+    def done(self) -> bool:
+        return self._started and self._pages.last_evaluated_key is None
+
+    @property
+    def last_key(self) -> dict[str, str] | None:
+        """{"id", "createdAt"} of the last item evaluated (before the first page: the key the query
+        starts after, if any; None once done)."""
+        raw = self._pages.last_evaluated_key
+        if not raw:
+            return None
+        return {"id": raw["id"]["S"], "createdAt": raw["createdAt"]["S"]}
+
+    def read_page(self, max_items: int) -> tuple[list[dict[str, Any]], int]:
+        """One Query evaluating at most `max_items` items: (records that passed the filters, items
+        evaluated, i.e. ScannedCount, what the call is billed for)."""
+        if self.done:
+            return [], 0
+        self._pages.page_size = max(1, max_items)
+        try:
+            page = next(self._pages)
+        except PynamoDBException as exc:
+            raise table_error(exc, "query the feedback") from exc
+        self._started = True
+        records = [to_record(FeedbackModel.from_raw_data(raw)) for raw in page.get("Items", [])]
+        return records, int(page.get("ScannedCount", 0))
 
 
-def open_by_severity(severity: str) -> list[dict[str, Any]]:
-    """Open items of one severity, oldest first, from the sparse openBySeverity index."""
+def open_by_severity(severity: str, max_items: int) -> tuple[list[dict[str, Any]], bool]:
+    """Open items of one severity, oldest first, from the sparse openBySeverity index: at most
+    `max_items` of them, and whether there were more (the index has no filter, so items read are
+    items returned: one more is read to know)."""
     try:
-        return [to_record(m) for m in FeedbackModel.open_by_severity.query(severity)]
+        found = [
+            to_record(m)
+            for m in FeedbackModel.open_by_severity.query(
+                severity, limit=max_items + 1, page_size=max_items + 1
+            )
+        ]
     except PynamoDBException as exc:
         raise table_error(exc, "query the feedback") from exc
-    return []
+    return found[:max_items], len(found) > max_items
 
 
 def pending_notification_ids(created_before: str) -> list[str]:

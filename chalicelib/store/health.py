@@ -144,9 +144,11 @@ def summaries(
     *,
     limit: int,
     cursor: str | None = None,
+    newest_first: bool = False,
     settings: Settings | None = None,
 ) -> tuple[list[Summary], str | None]:
-    """Summary points with start <= at <= end, oldest first, at most `limit`; plus a cursor to go on."""
+    """Summary points with start <= at <= end, oldest first (or newest first), at most `limit`, plus
+    a cursor to go on. No filter: the items read are the points returned."""
     bind_models(settings)
     start_key = None
     if cursor:
@@ -158,6 +160,7 @@ def summaries(
             HealthItem.at.between(at_key(start), at_key(end)),
             limit=limit,
             last_evaluated_key=start_key,
+            scan_index_forward=not newest_first,
             page_size=min(limit, 1000),
         )
         for item in results:

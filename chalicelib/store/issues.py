@@ -30,7 +30,7 @@ from chalicelib.errors import (
     NotFound,
     ValidationFailed,
 )
-from chalicelib.store.base import BoundModel, bind_models, table_error
+from chalicelib.store.base import BoundModel, Capped, bind_models, table_error
 
 SEVERITIES = ("critical", "high", "medium", "low")
 STATUSES = ("open", "in_progress", "resolved", "closed")
@@ -203,17 +203,19 @@ def set_issue_status(issue_id: str, status: str, settings: Settings | None = Non
     return _record(item)
 
 
-def open_issues(
-    severities: Iterable[str] = ("critical", "high"), settings: Settings | None = None
-) -> list[IssueRecord]:
-    """Open issues of the given severities: one Query per severity on the sparse index."""
-    bind_models(settings)
-    found: list[IssueRecord] = []
+def open_issues(severities: Iterable[str] = ("critical", "high"), settings: Settings | None = None) -> Capped:
+    """Open issues of the given severities: one Query per severity on the sparse index, at most
+    health_open_items_max per severity, the oldest (`truncated` when a severity held more)."""
+    settings = bind_models(settings)
+    cap = settings.health_open_items_max
+    found = Capped()
     for severity in severities:
         _check(severity)
         try:
-            for item in IssueItem.open_by_severity.query(severity):
-                found.append(_record(item))
+            # No filter: items read are items returned; one more than the cap tells if there are more.
+            items = list(IssueItem.open_by_severity.query(severity, limit=cap + 1, page_size=cap + 1))
         except PynamoDBException as exc:
             raise table_error(exc, "read open issues") from exc
+        found.truncated = found.truncated or len(items) > cap
+        found.extend(_record(item) for item in items[:cap])
     return found

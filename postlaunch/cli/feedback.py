@@ -86,7 +86,12 @@ def render(summary: dict[str, Any], page: dict[str, Any]) -> None:
     print_fields(
         "Feedback summary",
         {
-            "window": f"{window['start'][:10]} .. {window['end'][:10]} ({window['days']} days, UTC)",
+            "window": f"{window['start'][:10]} .. {window['end'][:10]} ({window['days']} days, UTC)"
+            + (
+                ""
+                if summary.get("complete", True)
+                else f"; read ceiling reached: figures cover items from {summary['coveredFrom']}"
+            ),
             "scope": scope,
             "filters": filters,
             "items": summary["total"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,28 @@ def test_feedback_tables_for_humans(stack, workspace):
     assert result.exit_code == 0, result.output
     assert "Feedback summary" in result.output and "Reminder text is cut off" in result.output
     assert not result.output.lstrip().startswith("{")
+
+
+def test_feedback_tables_say_when_the_summary_read_only_part_of_the_window(stack, workspace, monkeypatch):
+    from chalicelib.config import reset_settings
+
+    # Given three items and a summary allowed to read two
+    api = stack.client("staff", workspace)
+    for n in range(3):
+        assert api.post("/api/monitoring/feedback", json=payload(n)).status_code == 201
+    monkeypatch.setenv("SUMMARY_MAX_ITEMS_READ", "2")
+    reset_settings()
+    try:
+        result = CliRunner().invoke(cli, ["feedback", "--workspace", workspace], terminal_width=200)
+    finally:
+        monkeypatch.delenv("SUMMARY_MAX_ITEMS_READ")
+        reset_settings()
+
+    # Then the table says the figures cover only part of the window
+    assert result.exit_code == 0, result.output
+    words = " ".join(word for word in result.output.split() if word != "│")  # the table wraps the cell
+    assert "read ceiling reached: figures cover items from" in words
+    assert re.search(r"│ items\s+│ 1\s", result.output)  # two read; the older one is at the boundary
 
 
 @pytest.mark.parametrize(

@@ -239,7 +239,9 @@ def test_list_filters_and_walks_every_page_newest_first(stack, workspace):
     ]
     both = api.get(FEEDBACK, params={"category": "bug_report", "severity": "medium"}).json()
     assert [i["title"] for i in both["items"]] == ["Feedback number 6"]
-    assert api.get(FEEDBACK, params={"status": "resolved"}).json() == {"items": [], "nextCursor": None}
+    resolved = api.get(FEEDBACK, params={"status": "resolved"}).json()
+    assert (resolved["items"], resolved["nextCursor"]) == ([], None)
+    assert resolved["scanned"] == {"itemsRead": 7, "queries": 1, "partitions": 1, "stoppedEarly": False}
     assert api.get(FEEDBACK, params={"featureArea": "reminders", "limit": 100}).json()["nextCursor"] is None
 
     # Filtered pages still hold `limit` items and continue where they stopped.

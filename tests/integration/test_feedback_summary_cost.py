@@ -127,6 +127,7 @@ def test_workspace_summary_reads_only_its_window(loaded, capsys):
     # Exactly the window's items are read: 3 days x 50 and 60 days x 50.
     assert small["total"] == small["itemsRead"] == small_calls.scanned == 3 * PER_DAY
     assert large["total"] == large["itemsRead"] == large_calls.scanned == DAYS * PER_DAY
+    assert small["complete"] and large["complete"]  # 3000 items: under SUMMARY_MAX_ITEMS_READ
     assert small_calls.scanned / large_calls.scanned == pytest.approx(3 / 60)
     for calls in (small_calls, large_calls):
         assert set(calls.operations) == {"Query"}, calls.operations

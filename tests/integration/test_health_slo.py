@@ -123,3 +123,29 @@ def test_moto_cannot_compute_percentiles_so_the_values_stay_null(stack, settings
     # Without the percentile the same call answers: the average is there.
     off = evaluate(NOW, settings=settings, sources=sources).report
     assert off.performance.apiResponseTime == 120.0
+
+
+def test_snapshot_uptime_reads_at_most_its_ceiling(stack, settings):
+    # Given five stored evaluations an hour apart in June 2013 (no other test writes there), the
+    # newest one down (error rate above 5 %)
+    from chalicelib.store.health import at_key, save_snapshot
+
+    at = datetime(2013, 6, 15, 12, tzinfo=UTC)
+    for k in range(5):
+        point = {"healthScore": 90, "overallHealth": "healthy", "completeness": 1.0, "apiResponseTime": 100.0}
+        point |= {"errorRate": 9.0 if k == 0 else 0.0, "requests": 10.0}
+        save_snapshot(at - timedelta(hours=k), {}, point, settings=settings)
+    later = at + timedelta(minutes=1)
+
+    # When the SLO report may read only three summary points
+    capped = settings.model_copy(update={"slo_max_snapshot_points": 3})
+    report = slo_report(now=later, settings=capped, client=cloudwatch(stack))
+
+    # Then it reads the newest three and says which part of the window they cover
+    snaps = report["uptime"]["snapshots"]
+    assert report["summaryPointsRead"] == snaps["total"] == 3 and snaps["down"] == 1
+    assert snaps["truncated"] is True and snaps["coveredFrom"] == at_key(at - timedelta(hours=2))
+
+    # And under the ceiling it reads them all
+    full = slo_report(now=later, settings=settings, client=cloudwatch(stack))["uptime"]["snapshots"]
+    assert (full["total"], full["truncated"]) == (5, False)
