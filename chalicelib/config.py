@@ -85,6 +85,12 @@ class Settings(BaseModel):
     slo_latency_target: float = Field(default=95.0, gt=0, lt=100)
     slo_window_days: int = Field(default=30, ge=1, le=63)
 
+    # Patient identifiers in feedback: Amazon Comprehend Medical DetectPHI runs after the patterns when
+    # on (the deployed stages; the local stack has no stand-in for it). Entities scoring below the
+    # threshold are left alone (docs/feedback.md "Redaction").
+    phi_detector_comprehend: bool = False
+    phi_detector_min_score: float = Field(default=0.5, ge=0, le=1)
+
     @property
     def percentile_stats(self) -> bool:
         if self.health_percentile_stats is None:
@@ -148,6 +154,8 @@ class Settings(BaseModel):
             "slo_latency_threshold_ms",
             "slo_latency_target",
             "slo_window_days",
+            "phi_detector_comprehend",
+            "phi_detector_min_score",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):
