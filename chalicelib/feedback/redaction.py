@@ -160,7 +160,7 @@ _STRONG_RECORD_LABEL = (
 )
 # Ordinary words that are a label only with a connector ("#", "no.", "number", "id", ":", "is") or
 # before a long token: "group 2" and "account settings" stay.
-_WEAK_RECORD_LABEL = r"record|patient|group|account|prescription|script|claim|case"
+_WEAK_RECORD_LABEL = r"record|patient|group|account|prescription|script|claim"
 _CONNECTOR = r"(?:\s*(?:#|:|=|no\b\.?|nbr\b\.?|num\b\.?|number\b|id\b|identifier\b|is\b|for\b))"
 _RECORD = re.compile(
     rf"(?i)\b(?:(?P<strong>{_STRONG_RECORD_LABEL})|(?P<weak>{_WEAK_RECORD_LABEL}))"
@@ -301,7 +301,7 @@ _NOT_NAMES = frozenset(
     registration check login account id is was the a an i we he she they it this that has had will can
     cannot could did does not no yes and or but said says called calls asked reported received got gets
     success relations feedback satisfaction journey onboarding facing first portal's team desk
-    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow app's view
+    monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow app's
     """.split()
 )
 
@@ -412,10 +412,6 @@ def redact_texts(texts: Sequence[str], second: SecondDetector | None = None) -> 
         out[index], found = apply(text, [s for s in claimed if s.kind != "placeholder"])
         kinds |= found
     return out, kinds
-
-
-def redact_all(values: Iterable[str]) -> tuple[list[str], set[str]]:
-    return redact_texts(list(values))
 
 
 def redact_fields(
