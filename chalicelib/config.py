@@ -151,6 +151,12 @@ class Settings(BaseModel):
                 )
         return self
 
+    # Patient identifiers in feedback: Amazon Comprehend Medical DetectPHI runs after the patterns when
+    # on (the deployed stages; the local stack has no stand-in for it). Entities scoring below the
+    # threshold are left alone (docs/feedback.md "Redaction").
+    phi_detector_comprehend: bool = False
+    phi_detector_min_score: float = Field(default=0.5, ge=0, le=1)
+
     @property
     def percentile_stats(self) -> bool:
         if self.health_percentile_stats is None:
@@ -227,6 +233,8 @@ class Settings(BaseModel):
             "slo_latency_target",
             "slo_window_days",
             "slo_max_snapshot_points",
+            "phi_detector_comprehend",
+            "phi_detector_min_score",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

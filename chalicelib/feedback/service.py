@@ -33,7 +33,7 @@ from chalicelib.errors import (
 )
 from chalicelib.feedback import lifecycle
 from chalicelib.feedback.pagination import Cursor, check_cursor, decode_cursor, encode_cursor
-from chalicelib.feedback.redaction import redact, redact_fields
+from chalicelib.feedback.redaction import SecondDetector, redact_fields, redact_texts
 from chalicelib.feedback.summary import SUMMARY_ATTRIBUTES, compute_summary
 from chalicelib.feedback.windows import (
     Window,
@@ -45,6 +45,7 @@ from chalicelib.feedback.windows import (
     summary_window,
     utcnow,
 )
+from chalicelib.integrations import comprehend
 from chalicelib.integrations.sns import publish_json
 from chalicelib.observability import flush_metrics, logger, metrics
 from chalicelib.schemas.feedback import (
@@ -113,15 +114,38 @@ def _check_idempotency_key(value: str | None) -> str | None:
     return value
 
 
+def phi_detector(settings: Settings, client: Any | None = None) -> SecondDetector | None:
+    """The second detector of patient identifiers the settings ask for (Comprehend Medical), or None.
+    When it fails the feedback is still stored, redacted by the patterns: the failure is logged and
+    counted (PhiDetectorFailed), since refusing a bug report would not protect anyone."""
+    if not settings.phi_detector_comprehend:
+        return None
+
+    def detect(texts):
+        try:
+            return comprehend.detect_phi(
+                texts, min_score=settings.phi_detector_min_score, settings=settings, client=client
+            )
+        except UpstreamUnavailable as exc:
+            logger.warning("PHI detector failed; pattern redaction only", extra={"reason": exc.message})
+            metrics.add_metric(name="PhiDetectorFailed", unit=MetricUnit.Count, value=1)
+            return None
+
+    return detect
+
+
 def new_record(
-    principal: Principal, payload: dict[str, Any] | FeedbackCreate, now: datetime | None = None
+    principal: Principal,
+    payload: dict[str, Any] | FeedbackCreate,
+    now: datetime | None = None,
+    second_detector: SecondDetector | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Validate and redact a payload into the item to store; also returns the request hash that
     idempotency compares. Raises ValidationFailed / Forbidden before anything is written."""
     data = validate_payload(payload).payload()
     workspace = principal.require_workspace()
     created_at = iso(now or utcnow())
-    redacted, kinds = redact_fields(data, FREE_TEXT_FIELDS)
+    redacted, kinds = redact_fields(data, FREE_TEXT_FIELDS, second_detector)
     redacted = {
         name: fit_text(name, value) if name in FREE_TEXT_FIELDS else value for name, value in redacted.items()
     }
@@ -147,6 +171,7 @@ def submit_feedback(
     now: datetime | None = None,
     settings: Settings | None = None,
     sns_client: Any | None = None,
+    comprehend_client: Any | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Validate, redact and store one feedback item; returns (record, replayed).
 
@@ -156,7 +181,7 @@ def submit_feedback(
     publish fails the item keeps notifyPending and retry_pending_notifications delivers it later.
     """
     settings = store.bind(settings)
-    record, request_hash = new_record(principal, payload, now)
+    record, request_hash = new_record(principal, payload, now, phi_detector(settings, comprehend_client))
     key = _check_idempotency_key(idempotency_key)
     # Key expiry runs on the wall clock, whatever `now` says about createdAt.
     now_epoch = int(time.time())
@@ -526,10 +551,12 @@ def update_feedback(
     if_match: str | None = None,
     now: datetime | None = None,
     settings: Settings | None = None,
+    comprehend_client: Any | None = None,
 ) -> dict[str, Any]:
     """Triage one item: status (lifecycle rules), assignee, resolution. The write is conditioned on
     the version read (and on the caller's If-Match/version when given), so concurrent updates
-    cannot overwrite each other: the loser gets Conflict."""
+    cannot overwrite each other: the loser gets Conflict. The resolution and the reason (kept in the
+    history) are redacted as the submitted text is."""
     settings = store.bind(settings)
     change = parse(FeedbackUpdate, change)
     expected = _expected_version(if_match, change.version)
@@ -539,16 +566,11 @@ def update_feedback(
             f"The feedback is at version {record['version']}, not {expected}; read it again and retry.",
             details={"currentVersion": record["version"], "expectedVersion": expected},
         )
-    kinds: set[str] = set()
-    resolution = reason = None
-    if change.resolution is not None:
-        resolution, found = redact(change.resolution)
-        resolution = fit_text("resolution", resolution)
-        kinds |= found
-    if change.reason is not None:
-        reason, found = redact(change.reason)
-        reason = fit_text("reason", reason)
-        kinds |= found
+    given = {"resolution": change.resolution, "reason": change.reason}
+    texts = {name: value for name, value in given.items() if value is not None}
+    cleaned, kinds = redact_texts(list(texts.values()), phi_detector(settings, comprehend_client))
+    redacted = {name: fit_text(name, value) for name, value in zip(texts, cleaned, strict=True)}
+    resolution, reason = redacted.get("resolution"), redacted.get("reason")
     plan = lifecycle.plan_update(
         record,
         actor=principal.sub,

@@ -120,6 +120,34 @@ def test_redaction_applies_to_resolution_text(stack, item):
     assert body["redactions"] == ["phone"]
 
 
+def test_redaction_applies_to_the_reason_kept_in_the_history(stack, item):
+    from chalicelib.store import feedback as store
+
+    # Given an engineer who writes identifiers into a status change's reason and the resolution
+    engineer = stack.client("engineer")
+    reason = "Pt. Robert Chen (DOB 3/4/56) called from 646\u200b555\u200b0163"
+    acknowledged = patch(engineer, item["id"], {"status": "acknowledged", "reason": reason})
+    assert acknowledged.status_code == 200, acknowledged.text
+    resolved = patch(
+        engineer, item["id"], {"status": "resolved", "resolution": "Merged MR# 00981234 into the right chart"}
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    # Then neither the history nor the resolution keeps them, in the answer or in the table
+    body = resolved.json()
+    assert (
+        body["history"][0]["reason"]
+        == "Pt. [REDACTED:name] (DOB [REDACTED:dob]) called from [REDACTED:phone]"
+    )
+    assert body["resolution"] == "Merged MR# [REDACTED:mrn] into the right chart"
+    assert body["history"][1]["reason"] == body["resolution"]
+    assert body["redactions"] == ["dob", "mrn", "name", "phone"]
+    store.bind(stack.settings())
+    stored = str(store.get(item["id"]))
+    for typed in ("Robert", "Chen", "3/4/56", "0163", "00981234"):
+        assert typed not in stored, typed
+
+
 def test_two_concurrent_updates_with_the_same_if_match_one_wins(stack, item):
     """Both requests read version 1 and race to write; the conditional write lets exactly one in."""
     barrier = threading.Barrier(2)

@@ -40,7 +40,13 @@ def alerts_queue(stack):
             for message in batch:
                 envelope = json.loads(message["Body"])
                 attributes = {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()}
-                out.append({"message": json.loads(envelope["Message"]), "attributes": attributes})
+                out.append(
+                    {
+                        "message": json.loads(envelope["Message"]),
+                        "attributes": attributes,
+                        "subject": envelope.get("Subject"),
+                    }
+                )
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     yield received
@@ -68,6 +74,67 @@ def test_a_critical_bug_report_is_acknowledged_and_published(stack, workspace, a
         "createdAt": body["createdAt"],
     }
     assert alert["attributes"] == {"severity": "critical", "category": "bug_report"}
+
+
+# Each identifier in a critical bug report, and where it was typed.
+IDENTIFIERS = {
+    "title": "Pt. Maria Gonzalez got a reminder at 312-555-0142 meant for MRN PHRM-0048291",
+    "description": (
+        "Her DOB is 04-Mar-1956 and her social security number 123 45 6789 was shown on the reminder; "
+        "she lives at 123 Main St, Apt 4B and her email is maria.lopez at gmail dot com."
+    ),
+    "steps": ["Open chart # 4412873", "Send the reminder to cell 5551234567"],
+    "expectedBehavior": "Only Mrs. Gonzalez's own reminder is sent",
+    "actualBehavior": "Rx #6012345 for another patient is in the text",
+    "browserInfo": "Chrome 118.0.0.0, logged in as r.chen@clinic.example.org",
+    "deviceInfo": "iPad of the pharmacy, ph: 5550199",
+}
+TYPED = [
+    "Maria",
+    "Gonzalez",
+    "312-555-0142",
+    "PHRM-0048291",
+    "04-Mar-1956",
+    "123 45 6789",
+    "123 Main St",
+    "Apt 4B",
+    "maria.lopez",
+    "gmail dot com",
+    "4412873",
+    "5551234567",
+    "6012345",
+    "r.chen",
+    "5550199",
+]
+
+
+def test_identifiers_reach_neither_the_item_nor_the_alert(stack, workspace, alerts_queue):
+    from chalicelib.store import feedback as store
+
+    # Given a critical bug report with identifiers in every free-text field
+    response = stack.client("staff", workspace).post(FEEDBACK, json={**CRITICAL, **IDENTIFIERS})
+
+    # Then the answer, the stored item and the alert (message and subject) hold none of them
+    assert response.status_code == 201, response.text
+    body = response.json()
+    store.bind(stack.settings())
+    stored = store.get(body["id"])
+    [alert] = [a for a in alerts_queue() if a["message"]["id"] == body["id"]]
+    for where, text in [
+        ("response", json.dumps(body)),
+        ("stored item", json.dumps(stored, default=str)),
+        ("alert message", json.dumps(alert["message"])),
+        ("alert subject", alert["subject"]),
+    ]:
+        leaked = [typed for typed in TYPED if typed in text]
+        assert leaked == [], f"{where} holds {leaked}"
+    assert (
+        body["title"] == "Pt. [REDACTED:name] got a reminder at [REDACTED:phone] meant for MRN [REDACTED:mrn]"
+    )
+    assert alert["message"]["title"] == body["title"]
+    assert alert["subject"] == f"Critical feedback: {body['title']}"[:100]
+    assert body["browserInfo"] == "Chrome 118.0.0.0, logged in as [REDACTED:email]"
+    assert body["redactions"] == ["address", "dob", "email", "mrn", "name", "phone", "ssn"]
 
 
 @pytest.mark.parametrize(

@@ -152,3 +152,102 @@ def test_summary_trend_and_resolution_times_over_http(stack, direction):
         "method": "nearest-rank",
     }
     assert summary["byStatus"]["resolved"] == 5 and summary["openHigh"] == 0
+
+
+# ----------------------------------------------------------------- Comprehend Medical, second detector
+
+
+@pytest.fixture
+def comprehend():
+    """A Comprehend Medical client answered by botocore's Stubber (the local stack has no stand-in)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client(
+        "comprehendmedical",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with Stubber(client) as stub:
+        yield client, stub
+
+
+def phi(text: str, value: str, type_: str) -> dict:
+    begin = text.index(value)
+    return {
+        "Id": 0,
+        "BeginOffset": begin,
+        "EndOffset": begin + len(value),
+        "Score": 0.97,
+        "Text": value,
+        "Category": "PROTECTED_HEALTH_INFORMATION",
+        "Type": type_,
+        "Traits": [],
+    }
+
+
+def test_with_comprehend_on_a_name_without_a_cue_is_redacted_too(stack, workspace, comprehend):
+    from chalicelib.store import feedback as store
+
+    client, stub = comprehend
+    settings = stack.settings().model_copy(update={"phi_detector_comprehend": True})
+    # Given a report whose name has no cue the patterns know, after a phone number they do know
+    payload = {**BASE, "description": "I spoke with Eleanor Whitfield on 312-555-0142 about it"}
+    seen = "\n\n".join([BASE["title"], "I spoke with Eleanor Whitfield on [REDACTED:phone] about it"])
+    # Then Comprehend Medical is asked once, with the whole item already pattern-redacted
+    stub.add_response(
+        "detect_phi",
+        {"Entities": [phi(seen, "Eleanor Whitfield", "NAME")], "ModelVersion": "2.4.0"},
+        {"Text": seen},
+    )
+
+    record, _ = submit_feedback(staff(workspace), payload, settings=settings, comprehend_client=client)
+
+    stub.assert_no_pending_responses()
+    assert record["description"] == "I spoke with [REDACTED:name] on [REDACTED:phone] about it"
+    assert record["redactions"] == ["name", "phone"]
+    assert "Whitfield" not in str(store.get(record["id"]))
+
+
+def test_when_comprehend_fails_the_feedback_is_stored_with_the_pattern_result(stack, workspace, comprehend):
+    from chalicelib.observability import metrics
+
+    client, stub = comprehend
+    settings = stack.settings().model_copy(update={"phi_detector_comprehend": True})
+    metrics.clear_metrics()
+    # Given Comprehend Medical throttling every call
+    stub.add_client_error("detect_phi", service_error_code="ThrottlingException", http_status_code=400)
+    stub.add_client_error(
+        "detect_phi", service_error_code="ServiceUnavailableException", http_status_code=503
+    )
+    payload = {**BASE, "description": "Patient Maria Gonzalez, cell 312-555-0142, got no reminder"}
+
+    # When a report is submitted, and later triaged with a reason
+    record, _ = submit_feedback(staff(workspace), payload, settings=settings, comprehend_client=client)
+    updated = update_feedback(
+        ENGINEER,
+        record["id"],
+        {"status": "acknowledged", "reason": "Called Mrs. Gonzalez back on 312-555-0142"},
+        settings=settings,
+        comprehend_client=client,
+    )
+
+    # Then both are stored, redacted by the patterns, and each failure is counted
+    assert record["description"] == "Patient [REDACTED:name], cell [REDACTED:phone], got no reminder"
+    assert updated["history"][-1]["reason"] == "Called Mrs. [REDACTED:name] back on [REDACTED:phone]"
+    assert metrics.metric_set["PhiDetectorFailed"]["Value"] == [1.0, 1.0]
+    metrics.clear_metrics()
+
+
+def test_with_comprehend_off_no_call_is_made(stack, workspace, comprehend):
+    client, _ = comprehend  # the Stubber has nothing queued: any call would fail the test
+    settings = stack.settings()
+    assert settings.phi_detector_comprehend is False, "off on the local stack"
+    record, _ = submit_feedback(
+        staff(workspace),
+        {**BASE, "description": "Ms. Okafor at 312-555-0142"},
+        settings=settings,
+        comprehend_client=client,
+    )
+    assert record["description"] == "Ms. [REDACTED:name] at [REDACTED:phone]"
