@@ -13,6 +13,17 @@ import requests
 
 from postlaunch.localstack import ChaliceLocal, LocalAws, client, provision
 
+# Requests schemathesis generated and sent, by role (tests/integration/test_openapi_fuzz.py); they
+# are not pytest items, so the count is printed in the terminal summary.
+GENERATED_CASES = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    counts = config.stash.get(GENERATED_CASES, None)
+    if counts:
+        by_role = ", ".join(f"{role} {n}" for role, n in sorted(counts.items()))
+        terminalreporter.write_line(f"schemathesis: {sum(counts.values())} generated cases sent ({by_role})")
+
 
 @dataclass
 class Stack:
