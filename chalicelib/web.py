@@ -183,7 +183,7 @@ class Api:
             correlation_id = given or context.get("requestId") or str(uuid.uuid4())
             logger.set_correlation_id(correlation_id)
             logger.append_keys(path=getattr(event, "path", None), method=getattr(event, "method", None))
-            response = get_response(event)
+            response = _in_our_error_shape(get_response(event))
             response.headers[CORRELATION_HEADER] = correlation_id
             _apply_cors(headers.get("origin"), response)
             metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
@@ -193,6 +193,26 @@ class Api:
             logger.info("request done", extra={"status": response.status_code})
             logger.remove_keys(["path", "method", "user", "workspace"])
             return response
+
+
+# Chalice answers a few requests itself, before any route runs, with a body of its own shape.
+_CHALICE_ERRORS = {
+    "UnsupportedMediaType": "unsupported_media_type",
+    "MethodNotAllowedError": "method_not_allowed",
+    "InternalServerError": "internal_error",
+}
+
+
+def _in_our_error_shape(response: Response) -> Response:
+    """The one error body (`{"error": {"code", "message"}}`) for Chalice's own refusals too."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code = _CHALICE_ERRORS.get(body["Code"], "error")
+    message = str(body["Message"]) if code != "internal_error" else "An unexpected error occurred."
+    response.body = {"error": {"code": code, "message": message}}
+    response.headers["Content-Type"] = "application/json"
+    return response
 
 
 def _preflight(methods: list[str]) -> Callable[..., Response]:

@@ -203,6 +203,25 @@ def test_a_plain_correlation_id_is_echoed(stack, workspace):
     assert response.headers["X-Correlation-Id"] == "req-42.a"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status", "code"),
+    [
+        ("POST", FEEDBACK, {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+        ("POST", METRICS, {"Content-Type": "application/xml"}, 415, "unsupported_media_type"),
+        ("DELETE", FEEDBACK, {}, 405, "method_not_allowed"),
+    ],
+)
+def test_what_chalice_refuses_itself_has_our_error_body(
+    stack, workspace, method, path, headers, status, code
+):
+    # When a request is refused before any route runs (media type, method)
+    response = stack.client("admin", workspace).request(method, path, data=b"{}", headers=headers)
+    # Then the answer still has the one documented error body
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == code and response.json()["error"]["message"]
+
+
 # ---------------------------------------------------------------- what the document calls valid is accepted
 
 
