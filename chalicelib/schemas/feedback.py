@@ -49,14 +49,26 @@ def _integral(value: Any) -> Any:
 # Ratings are strict: 3.5, "3" and true are refused rather than coerced; 4.0 is 4.
 Rating = Annotated[int, Field(strict=True, ge=1, le=5), BeforeValidator(_integral)]
 Version = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
-Step = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+def _trimmed(min_length: int, max_length: int) -> StringConstraints:
+    """Trimmed, then min_length..max_length. The pattern (a run of at least min_length characters
+    from a non-space to a non-space) says the same thing to a client that does not trim: JSON
+    Schema's minLength counts the spaces, so without it "     " would be a documented valid title."""
+    inner = "" if min_length == 1 else f"[\\s\\S]{{{min_length - 2},}}\\S"
+    return StringConstraints(
+        strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=f"\\S{inner}"
+    )
+
+
+Title = Annotated[str, _trimmed(5, 200)]
+Description = Annotated[str, _trimmed(10, 2000)]
+Step = Annotated[str, _trimmed(1, 500)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Behaviour = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
-Assignee = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Resolution = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Assignee = Annotated[str, _trimmed(1, 200)]
+Resolution = Annotated[str, _trimmed(1, 2000)]
+Reason = Annotated[str, _trimmed(1, 500)]
 
 TOKEN_FIELDS = ("workspaceId", "userId", "userRole")
 
