@@ -23,7 +23,7 @@ from chalicelib.observability import flush_metrics, logger, metrics
 M = TypeVar("M", bound=BaseModel)
 
 CORRELATION_HEADER = "X-Correlation-Id"
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @dataclass
@@ -178,7 +178,7 @@ class Api:
             context = getattr(event, "context", None) or {}
             given = headers.get(CORRELATION_HEADER.lower())
             # Echoed in a header and written to every log line: only a short, plain id is taken.
-            if not given or not _CORRELATION_ID.match(given):
+            if not given or not _CORRELATION_ID.fullmatch(given):
                 given = None
             correlation_id = given or context.get("requestId") or str(uuid.uuid4())
             logger.set_correlation_id(correlation_id)
