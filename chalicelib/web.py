@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from chalicelib.observability import flush_metrics, logger, metrics
 M = TypeVar("M", bound=BaseModel)
 
 CORRELATION_HEADER = "X-Correlation-Id"
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 @dataclass
@@ -75,6 +77,9 @@ def parse_body(raw: bytes | str | None, model: type[M]) -> M:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed([FieldError("body", f"The body is not valid JSON: {exc}.")]) from exc
+    except RecursionError as exc:
+        # json's decoder recurses once per bracket; no body of ours nests more than a few levels.
+        raise ValidationFailed([FieldError("body", "The body nests too deeply.")]) from exc
     if not isinstance(data, dict):
         raise ValidationFailed([FieldError("body", "The body must be a JSON object.")])
     return parse_model(data, model)
@@ -86,6 +91,16 @@ def error_response(error: DomainError) -> Response:
     if status_for(error) == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="post-launch-monitor"'
     return Response(body=body, status_code=status_for(error), headers=headers)
+
+
+def internal_error_response() -> Response:
+    body = {
+        "error": {
+            "code": "internal_error",
+            "message": "An unexpected error occurred; it was logged under this response's X-Correlation-Id.",
+        }
+    }
+    return Response(body=body, status_code=500, headers={"Content-Type": "application/json"})
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -130,6 +145,11 @@ class Api:
                 except DomainError as error:
                     logger.info("request refused", extra={"code": error.code, "reason": error.message})
                     return error_response(error)
+                except Exception:
+                    # Last resort, not a way to answer input: every input has its 4xx above. The
+                    # stack trace goes to the log (with the correlation id), never to the caller.
+                    logger.exception("unexpected error")
+                    return internal_error_response()
                 return result if isinstance(result, Response) else json_response(result)
 
             return wrapper
@@ -156,12 +176,14 @@ class Api:
         def correlate(event: Any, get_response: Callable[[Any], Response]) -> Response:
             headers = event.headers or {}
             context = getattr(event, "context", None) or {}
-            correlation_id = (
-                headers.get(CORRELATION_HEADER.lower()) or context.get("requestId") or str(uuid.uuid4())
-            )
+            given = headers.get(CORRELATION_HEADER.lower())
+            # Echoed in a header and written to every log line: only a short, plain id is taken.
+            if not given or not _CORRELATION_ID.fullmatch(given):
+                given = None
+            correlation_id = given or context.get("requestId") or str(uuid.uuid4())
             logger.set_correlation_id(correlation_id)
             logger.append_keys(path=getattr(event, "path", None), method=getattr(event, "method", None))
-            response = get_response(event)
+            response = _in_our_error_shape(get_response(event))
             response.headers[CORRELATION_HEADER] = correlation_id
             _apply_cors(headers.get("origin"), response)
             metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
@@ -171,6 +193,26 @@ class Api:
             logger.info("request done", extra={"status": response.status_code})
             logger.remove_keys(["path", "method", "user", "workspace"])
             return response
+
+
+# Chalice answers a few requests itself, before any route runs, with a body of its own shape.
+_CHALICE_ERRORS = {
+    "UnsupportedMediaType": "unsupported_media_type",
+    "MethodNotAllowedError": "method_not_allowed",
+    "InternalServerError": "internal_error",
+}
+
+
+def _in_our_error_shape(response: Response) -> Response:
+    """The one error body (`{"error": {"code", "message"}}`) for Chalice's own refusals too."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code = _CHALICE_ERRORS.get(body["Code"], "error")
+    message = str(body["Message"]) if code != "internal_error" else "An unexpected error occurred."
+    response.body = {"error": {"code": code, "message": message}}
+    response.headers["Content-Type"] = "application/json"
+    return response
 
 
 def _preflight(methods: list[str]) -> Callable[..., Response]:

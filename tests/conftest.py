@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,6 +13,21 @@ import pytest
 import requests
 
 from postlaunch.localstack import ChaliceLocal, LocalAws, client, provision
+
+# Requests schemathesis generated and sent (tests/integration/test_openapi_fuzz.py), counted by
+# role and by answer status; they are not pytest items, so the count is printed in the summary.
+GENERATED_CASES = pytest.StashKey[dict[str, Counter]]()
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    counts = config.stash.get(GENERATED_CASES, None)
+    if counts:
+        roles = ", ".join(f"{role} {n}" for role, n in sorted(counts["roles"].items()))
+        statuses = ", ".join(f"{status}: {n}" for status, n in sorted(counts["statuses"].items()))
+        total = sum(counts["roles"].values())
+        terminalreporter.write_line(
+            f"schemathesis: {total} generated cases sent ({roles}); answers {statuses}"
+        )
 
 
 @dataclass

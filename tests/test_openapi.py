@@ -165,11 +165,36 @@ def test_documented_bodies_carry_the_rules_the_api_enforces(doc, doc_schema, mod
         assert constraints(documented["properties"][name]) == constraints(prop), name
 
 
-def query_parameters(doc: dict, path: str, method: str) -> dict[str, dict]:
+def query_parameters(doc: dict, path: str, method: str, *, resolved: bool = True) -> dict[str, dict]:
     op = doc["paths"][path][method]
     declared = op.get("parameters", []) + doc["paths"][path].get("parameters", [])
     params = [resolve(doc, p) for p in declared]
-    return {p["name"]: resolve(doc, p["schema"]) for p in params if p["in"] == "query"}
+    return {
+        p["name"]: resolve(doc, p["schema"]) if resolved else p["schema"]
+        for p in params
+        if p["in"] == "query"
+    }
+
+
+INSTANTS = {"#/components/schemas/Instant", "#/components/schemas/DateOrInstant"}
+
+
+def parses_instants(model, alias: str) -> bool:
+    """A field read by chalicelib.schemas.instants (its Python type is a datetime)."""
+    from datetime import datetime
+
+    field = next(f for n, f in model.model_fields.items() if (f.alias or n) == alias)
+    return datetime in getattr(field.annotation, "__args__", (field.annotation,))
+
+
+def test_documented_instants_state_the_range_the_api_enforces(doc):
+    """Every date the API parses has one documented shape, with the bounds of schemas.instants."""
+    from chalicelib.schemas.instants import EARLIEST, LATEST
+
+    instant = doc["components"]["schemas"]["Instant"]
+    assert instant["format"] == "date-time"
+    assert EARLIEST.strftime("%Y-%m-%dT%H:%M:%SZ") in instant["description"]
+    assert LATEST.strftime("%Y-%m-%dT%H:%M:%SZ") in instant["description"]
 
 
 QUERY_MODELS = [
@@ -191,8 +216,12 @@ def test_documented_query_parameters_are_the_ones_the_api_parses(doc, path, meth
     # Enums live in $defs when a model reuses a Literal; inline them for the comparison.
     properties = {name: resolve(generated, prop) for name, prop in generated.get("properties", {}).items()}
     documented = query_parameters(doc, path, method)
+    raw = query_parameters(doc, path, method, resolved=False)
     assert set(documented) == set(properties)
     for name, prop in properties.items():
+        if parses_instants(model, name):
+            assert raw[name].get("$ref") in INSTANTS, f"{path} ?{name}"
+            continue
         got, want = constraints(documented[name]), constraints(prop)
         if want.get("type") is None and got.get("type") == "string":
             want["type"] = "string"  # dates parsed by a validator: the wire form is a string
@@ -214,8 +243,10 @@ def test_documented_metrics_batch_is_the_one_the_api_parses(doc):
     assert set(metric["properties"]) == set(fields["properties"])
     assert set(metric["required"]) == set(fields["required"])
     assert metric["additionalProperties"] is False and batch["additionalProperties"] is False
-    for name in ("value", "timestamp", "workspaceId"):
+    for name in ("value", "workspaceId"):
         assert constraints(metric["properties"][name]) == constraints(fields["properties"][name]), name
+    assert parses_instants(MetricIn, "timestamp")
+    assert {"$ref": "#/components/schemas/Instant"} in metric["properties"]["timestamp"]["oneOf"]
     # The model checks names with a validator; the document states the list.
     assert metric["properties"]["name"]["enum"] == list(ALL_METRICS)
 

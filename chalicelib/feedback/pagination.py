@@ -51,7 +51,7 @@ def decode_cursor(text: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         body = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _bad("undecodable") from exc
     if not isinstance(body, dict) or body.get("v") != _VERSION:
         raise _bad("unknown format")

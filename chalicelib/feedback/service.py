@@ -76,6 +76,8 @@ FREE_TEXT_FIELDS = (
 # Stored for the indexes and the retry job; not part of the API's view of an item.
 _INTERNAL_FIELDS = ("month", "openSeverity", "notifyPending")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# An ETag as we send it ("3"), weak (W/"3"), or bare (3).
+_IF_MATCH = re.compile(r'(?:W/)?("?)(?P<version>[0-9]{1,18})\1')
 _MAX_ID_LENGTH = 100
 
 
@@ -107,7 +109,7 @@ def _request_hash(payload: dict[str, Any]) -> str:
 def _check_idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(value):
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
         raise ValidationFailed(
             [FieldError("Idempotency-Key", "Use 1-255 visible ASCII characters (a UUID is a good key).")]
         )
@@ -535,10 +537,12 @@ def _expected_version(if_match: str | None, body_version: int | None) -> int | N
     """The version the caller last read, from If-Match ("3", W/"3", 3; * means any) or the body."""
     header: int | None = None
     if if_match is not None and if_match.strip() != "*":
-        text = if_match.strip().removeprefix("W/").strip('"')
-        if not text.isdigit():
+        # ASCII digits only and a bounded length: str.isdigit() admits "²", and int() refuses
+        # more than 4,300 digits; either would otherwise escape as a 500.
+        match = _IF_MATCH.fullmatch(if_match.strip())
+        if not match:
             raise ValidationFailed([FieldError("If-Match", 'Send the ETag you read, e.g. "3".')])
-        header = int(text)
+        header = int(match["version"])
     if header is not None and body_version is not None and header != body_version:
         raise ValidationFailed([FieldError("version", "The body's version differs from If-Match.")])
     return header if header is not None else body_version

@@ -88,7 +88,7 @@ def ingest_metrics(
     """Validate and write the batch; returns (result, replayed)."""
     settings = settings or get_settings()
     now = utc(now) if now else datetime.now(UTC)
-    if idempotency_key is not None and not _KEY.match(idempotency_key):
+    if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
         raise ValidationFailed(
             [FieldError("Idempotency-Key", "Use 1-255 visible ASCII characters (a UUID is a good key).")]
         )

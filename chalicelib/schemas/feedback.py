@@ -7,7 +7,6 @@ aliases, so a 400 body says `featureArea`, not `feature_area`. Unknown fields ar
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -25,6 +24,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from chalicelib.errors import FieldError, ValidationFailed
+from chalicelib.schemas.instants import EndInstant, Instant
 
 CATEGORIES = ("bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback")
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -38,8 +38,17 @@ Severity = Literal["low", "medium", "high", "critical"]
 FeatureArea = Literal["appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general"]
 Status = Literal["new", "acknowledged", "in_progress", "resolved", "closed"]
 
-# Ratings are strict: 3.5, "3" and true are refused rather than coerced.
-Rating = Annotated[int, Field(strict=True, ge=1, le=5)]
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 4.0 is the integer 4 (as JSON Schema's `integer` says), 3.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Ratings are strict: 3.5, "3" and true are refused rather than coerced; 4.0 is 4.
+Rating = Annotated[int, Field(strict=True, ge=1, le=5), BeforeValidator(_integral)]
+Version = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral)]
 # The longest text each field may hold, in characters (the stored item's size is bounded from these:
 # tests/unit/test_feedback_item_size.py). Steps are limited per step and in number.
 TEXT_LIMITS = {
@@ -57,8 +66,17 @@ TEXT_LIMITS = {
 MAX_STEPS = 20
 
 
-def _text(name: str, min_length: int | None = None) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=TEXT_LIMITS[name])
+def _text(name: str, min_length: int | None = None) -> StringConstraints:
+    """Trimmed, then at most TEXT_LIMITS[name] characters. With min_length, a pattern (a run of at
+    least min_length characters from a non-space to a non-space) says the same thing to a client
+    that does not trim: JSON Schema's minLength counts the spaces, so without it "     " would be a
+    documented valid title."""
+    if min_length is None:
+        return StringConstraints(strip_whitespace=True, max_length=TEXT_LIMITS[name])
+    inner = "" if min_length == 1 else f"[\\s\\S]{{{min_length - 2},}}\\S"
+    return StringConstraints(
+        strip_whitespace=True, min_length=min_length, max_length=TEXT_LIMITS[name], pattern=f"\\S{inner}"
+    )
 
 
 Title = Annotated[str, _text("title", 5)]
@@ -120,7 +138,7 @@ class FeedbackUpdate(_Model):
     assignee: Assignee | None = None
     resolution: Resolution | None = None
     reason: Reason | None = None
-    version: Annotated[int, Field(strict=True, ge=1)] | None = None
+    version: Version | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> FeedbackUpdate:
@@ -135,26 +153,9 @@ class FeedbackUpdate(_Model):
         return "assignee" in self.model_fields_set
 
 
-def _parse_instant(value: Any, *, end_of_day: bool) -> Any:
-    """YYYY-MM-DD (a whole UTC day) or an ISO-8601 date-time (naive means UTC)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not value.strip():
-        raise PydanticCustomError("date_format", "Use YYYY-MM-DD or an ISO-8601 date-time.")
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise PydanticCustomError("date_format", "Use YYYY-MM-DD or an ISO-8601 date-time.") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-StartDate = Annotated[datetime | None, BeforeValidator(lambda v: _parse_instant(v, end_of_day=False))]
-# An endDate given as a day includes that whole day.
-EndDate = Annotated[datetime | None, BeforeValidator(lambda v: _parse_instant(v, end_of_day=True))]
+# Dates: chalicelib.schemas.instants (one parser, bounded so no window arithmetic can overflow).
+StartDate = Instant
+EndDate = EndInstant
 
 
 class FeedbackFilters(_Model):

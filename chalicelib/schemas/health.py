@@ -5,10 +5,11 @@ Query parameters are validated strictly: an unknown parameter or a bad value is 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.schemas.instants import Instant
 
 # ---------------------------------------------------------------- requests
 
@@ -23,8 +24,8 @@ class HealthQuery(_Query):
 
 
 class HistoryQuery(_Query):
-    start: datetime | None = None
-    end: datetime | None = None
+    start: Instant = None
+    end: Instant = None
     limit: int = Field(default=500, ge=1, le=10000)
     cursor: str | None = Field(default=None, min_length=1, max_length=200)
 

@@ -9,11 +9,10 @@ CloudWatch accepts (at most 14 days old, at most 2 hours ahead), which the servi
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.health.contract import ALL_METRICS
+from chalicelib.schemas.instants import Instant
 
 MAX_BATCH = 100
 MAX_VALUE = 1e12  # far above any real count; CloudWatch itself accepts up to 2^360
@@ -24,7 +23,7 @@ class MetricIn(BaseModel):
 
     name: str
     value: float = Field(ge=0, le=MAX_VALUE, allow_inf_nan=False, strict=True)
-    timestamp: datetime | None = None
+    timestamp: Instant = None
     workspaceId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,128}$")
 
     @field_validator("name")
