@@ -231,13 +231,19 @@ def test_the_engineers_month_walk_stops_at_the_partition_budget(stack, loaded, q
 
 
 @pytest.mark.parametrize("role", ["staff", "engineer"])
-def test_a_list_window_longer_than_the_cap_is_refused_before_any_read(stack, loaded, queries, role):
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [("2000-01-01", "at most 366"), ("1900-01-01", "from 1970-01-01")],  # over the cap; before any date
+)
+def test_a_list_window_longer_than_the_cap_is_refused_before_any_read(
+    stack, loaded, queries, role, start, reason
+):
     api = client(stack, loaded, role)
-    response = api.get(FEEDBACK, params={"startDate": "1900-01-01"})
+    response = api.get(FEEDBACK, params={"startDate": start})
     assert response.status_code == 400
     error = response.json()["error"]
     assert [f["field"] for f in error["fields"]] == ["startDate"]
-    assert "at most 366" in error["fields"][0]["message"]
+    assert reason in error["fields"][0]["message"]
     assert queries.seen == []
 
 
