@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 LOCAL_STAGE = "local"
 LOCAL_ISSUER = "post-launch-monitor-local"
@@ -120,6 +120,38 @@ class Settings(BaseModel):
     # Summary points the SLO report reads for snapshot uptime (30 days at 5 minutes is 8640; each
     # ?refresh=true adds one more). About 250 bytes a point: 5 MB at most.
     slo_max_snapshot_points: int = Field(default=20000, ge=1, le=100000)
+
+    # ---- alerts: delivery (docs/alerts.md "Routing and delivery")
+    # Severity routes: critical and error page, warning warns, info goes to the digest.
+    alerts_paging_topic_arn: str | None = None
+    alerts_warning_topic_arn: str | None = None
+    alerts_digest_topic_arn: str | None = None
+    # The topic names the @app.on_sns_message handlers subscribe to, read when app.py is imported.
+    # `chalice package` splices a name into Fn::Sub "arn:...:${AWS::AccountId}:<name>", so the
+    # default's ${AWS::StackName} resolves at deploy time to the TopicName infra/template.json gives.
+    alerts_paging_topic: str = "${AWS::StackName}-alerts-paging"
+    alerts_warning_topic: str = "${AWS::StackName}-alerts-warning"
+    alerts_digest_topic: str = "${AWS::StackName}-alerts-digest"
+    # Alertmanager's timing, judged by the dispatcher on each run (it runs every minute and right
+    # after each evaluation): a rule's group is sent once its oldest owed notification has waited
+    # group_wait and its last send is group_interval old; a still-firing alert repeats every
+    # repeat_interval.
+    alert_group_wait_seconds: int = Field(default=10, ge=0, le=3600)
+    alert_group_interval_seconds: int = Field(default=10, ge=0, le=86400)
+    alert_repeat_interval_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # A failed delivery is retried after backoff * 2^(attempt-1) (at most backoff_max, never sooner
+    # than Slack's Retry-After) until max_attempts, then given up (IntegrationFailure fires).
+    alert_delivery_max_attempts: int = Field(default=6, ge=1, le=20)
+    alert_delivery_backoff_seconds: int = Field(default=60, ge=0, le=3600)
+    alert_delivery_backoff_max_seconds: int = Field(default=1800, ge=0, le=86400)
+    # Alerts one dispatcher run reads; more wait for the next run.
+    alert_dispatch_max_alerts: int = Field(default=200, ge=1, le=1000)
+    # The Slack incoming webhook: a credential, so SecretStr (never in a repr or a log line).
+    slack_webhook_url: SecretStr | None = None
+    slack_webhook_secret_arn: str | None = None
+    slack_timeout_seconds: int = Field(default=10, ge=1, le=60)
+    # Where the alert links in a message point: <base>/api/monitoring/alerts/{id} (empty: a path).
+    alerts_link_base_url: str = ""
 
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
@@ -235,6 +267,24 @@ class Settings(BaseModel):
             "slo_max_snapshot_points",
             "phi_detector_comprehend",
             "phi_detector_min_score",
+            # ---- alerts: delivery
+            "alerts_paging_topic_arn",
+            "alerts_warning_topic_arn",
+            "alerts_digest_topic_arn",
+            "alerts_paging_topic",
+            "alerts_warning_topic",
+            "alerts_digest_topic",
+            "alert_group_wait_seconds",
+            "alert_group_interval_seconds",
+            "alert_repeat_interval_seconds",
+            "alert_delivery_max_attempts",
+            "alert_delivery_backoff_seconds",
+            "alert_delivery_backoff_max_seconds",
+            "alert_dispatch_max_alerts",
+            "slack_webhook_url",
+            "slack_webhook_secret_arn",
+            "slack_timeout_seconds",
+            "alerts_link_base_url",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

@@ -33,7 +33,38 @@ def test_every_environment_reference_names_a_template_resource():
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     for var, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
-            assert value["Ref"] in RESOURCES, var
+            assert value["Ref"] in RESOURCES or value["Ref"] in TEMPLATE.get("Parameters", {}), var
+
+
+def test_the_slack_webhook_is_read_from_a_secret_never_written_into_the_template():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert "SLACK_WEBHOOK_URL" not in variables
+    assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
+    assert "hooks.slack.com" not in json.dumps(TEMPLATE)
+    statements = RESOURCES["AppAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    secret = [s["Fn::If"][1] for s in statements if "Fn::If" in s]
+    assert secret == [
+        {
+            "Sid": "SlackWebhookSecret",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": {"Ref": "SlackWebhookSecretArn"},
+        }
+    ]
+
+
+def test_each_severity_route_has_its_own_encrypted_topic_named_for_the_sns_handlers():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for var, topic, suffix in (
+        ("ALERTS_PAGING_TOPIC_ARN", "AlertsPagingTopic", "paging"),
+        ("ALERTS_WARNING_TOPIC_ARN", "AlertsWarningTopic", "warning"),
+        ("ALERTS_DIGEST_TOPIC_ARN", "AlertsDigestTopic", "digest"),
+    ):
+        assert variables[var] == {"Ref": topic}
+        props = RESOURCES[topic]["Properties"]
+        assert props["KmsMasterKeyId"] == "alias/aws/sns"
+        # The name app.py's @app.on_sns_message handlers subscribe to (Settings.alerts_*_topic).
+        assert props["TopicName"] == {"Fn::Sub": "${AWS::StackName}-alerts-" + suffix}
 
 
 def test_stateful_tables_survive_stack_deletion():
