@@ -28,9 +28,11 @@ TEMPLATE = ROOT / "infra" / "template.json"
 REGION = "us-east-1"
 
 # Resource types moto's CloudFormation creates from the merge template. The rest (policies that
-# name Chalice's own roles, alarms on Chalice's functions) only exist once `chalice package` merges.
+# name Chalice's own roles, the CloudWatch alarms on the API) only exist once `chalice package`
+# merges. The KMS key is here because the alert topics are encrypted with it.
 LOCAL_TYPES = {
     "AWS::DynamoDB::Table",
+    "AWS::KMS::Key",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
     "AWS::SQS::Queue",

@@ -75,3 +75,69 @@ def test_bundle_holds_only_what_requirements_txt_names(packaged):
     # (Chalice adds its own small runtime package to every bundle; botocore comes with PynamoDB.)
     assert not {"moto", "pytest", "postlaunch", "tests", "rich", "click", "awscli"} & top
     assert {"pynamodb", "pydantic", "jwt", "aws_lambda_powertools"} <= top
+
+
+def _alarm(resources: dict, name: str) -> tuple[dict, dict]:
+    props = resources[name]["Properties"]
+    assert resources[name]["Type"] == "AWS::CloudWatch::Alarm", name
+    return props, json.loads(props["AlarmDescription"])
+
+
+@pytest.mark.slow
+def test_packaged_template_holds_the_seeds_two_prometheus_rules_as_alarms(packaged):
+    from chalicelib.config import Settings
+
+    template = json.loads((packaged / "sam.json").read_text())
+    resources = template["Resources"]
+    # The API the alarms watch is the one Chalice creates (named after the app, as the health
+    # evaluator's default HEALTH_API_NAME is), so the alarm and the evaluator label one API alike.
+    api_name = resources["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"]
+    assert api_name == Settings().health_api_name
+    api = [{"Name": "ApiName", "Value": api_name}]
+
+    # HighErrorRate: 5xx / requests over 1-minute periods, above 10 % in 2 of 2 datapoints, paging.
+    props, described = _alarm(resources, "HighErrorRateAlarm")
+    assert described == {
+        "rule": "HighErrorRate",
+        "severity": "critical",
+        "labels": {"api": api_name},
+        "summary": described["summary"],
+    }
+    stats = {m["Id"]: m["MetricStat"] for m in props["Metrics"] if "MetricStat" in m}
+    assert {s["Metric"]["MetricName"] for s in stats.values()} == {"5XXError", "Count"}
+    for stat in stats.values():
+        assert stat["Metric"]["Namespace"] == "AWS/ApiGateway" and stat["Metric"]["Dimensions"] == api
+        assert (stat["Period"], stat["Stat"]) == (60, "Sum")
+    [rate] = [m for m in props["Metrics"] if m.get("ReturnData")]
+    assert rate["Expression"] == "100 * errors / requests"
+    assert stats["errors"]["Metric"]["MetricName"] == "5XXError"
+    assert stats["requests"]["Metric"]["MetricName"] == "Count"
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 10)
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (2, 2)
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlertsPagingTopic"}]
+
+    # SlowAPIResponse: p95 latency over 1-minute periods, above 500 ms in 5 of 5 datapoints, warning.
+    props, described = _alarm(resources, "SlowAPIResponseAlarm")
+    assert (described["rule"], described["severity"], described["labels"]) == (
+        "SlowAPIResponse",
+        "warning",
+        {"api": api_name},
+    )
+    assert (props["Namespace"], props["MetricName"], props["Dimensions"]) == (
+        "AWS/ApiGateway",
+        "Latency",
+        api,
+    )
+    assert (props["ExtendedStatistic"], props["Period"]) == ("p95", 60)
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 500)
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 5)
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlertsWarningTopic"}]
+
+    # CloudWatch can only publish to those topics if their key lets it (not the AWS managed SNS key).
+    for topic in ("AlertsPagingTopic", "AlertsWarningTopic"):
+        assert resources[topic]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertsTopicKey"}
+    grants = resources["AlertsTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        g["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and "kms:GenerateDataKey*" in g["Action"]
+        for g in grants
+    )

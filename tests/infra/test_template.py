@@ -55,14 +55,16 @@ def test_the_slack_webhook_is_read_from_a_secret_never_written_into_the_template
 
 def test_each_severity_route_has_its_own_encrypted_topic_named_for_the_sns_handlers():
     variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    for var, topic, suffix in (
-        ("ALERTS_PAGING_TOPIC_ARN", "AlertsPagingTopic", "paging"),
-        ("ALERTS_WARNING_TOPIC_ARN", "AlertsWarningTopic", "warning"),
-        ("ALERTS_DIGEST_TOPIC_ARN", "AlertsDigestTopic", "digest"),
+    # The CloudWatch alarms publish to the paging and warning topics: those need a key whose policy
+    # can grant CloudWatch (AlertsTopicKey); the AWS managed SNS key cannot.
+    for var, topic, suffix, key in (
+        ("ALERTS_PAGING_TOPIC_ARN", "AlertsPagingTopic", "paging", {"Ref": "AlertsTopicKey"}),
+        ("ALERTS_WARNING_TOPIC_ARN", "AlertsWarningTopic", "warning", {"Ref": "AlertsTopicKey"}),
+        ("ALERTS_DIGEST_TOPIC_ARN", "AlertsDigestTopic", "digest", "alias/aws/sns"),
     ):
         assert variables[var] == {"Ref": topic}
         props = RESOURCES[topic]["Properties"]
-        assert props["KmsMasterKeyId"] == "alias/aws/sns"
+        assert props["KmsMasterKeyId"] == key
         # The name app.py's @app.on_sns_message handlers subscribe to (Settings.alerts_*_topic).
         assert props["TopicName"] == {"Fn::Sub": "${AWS::StackName}-alerts-" + suffix}
 
