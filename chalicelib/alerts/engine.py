@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.alerts.model import ACTIVE_STATES, Condition, deadline
+from chalicelib.alerts.model import ACTIVE_STATES, Condition, deadline, fingerprint
 from chalicelib.config import Settings
 from chalicelib.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from chalicelib.feedback.windows import iso, utcnow
@@ -121,17 +121,35 @@ def _resolution(actor: str, reason: str, moment: datetime) -> dict[str, Any]:
     }
 
 
-def _resolve_cleared(alert: dict[str, Any], moment: datetime) -> dict[str, Any] | None:
+def _resolve_cleared(
+    alert: dict[str, Any], moment: datetime, actor: str = "evaluator"
+) -> dict[str, Any] | None:
     for _ in range(_RETRIES):
         try:
-            return store.update(
-                alert["id"], alert["version"], _resolution("evaluator", CONDITION_CLEARED, moment)
-            )
+            return store.update(alert["id"], alert["version"], _resolution(actor, CONDITION_CLEARED, moment))
         except Conflict:
             alert = store.get(alert["id"])
             if alert is None or alert["state"] not in ACTIVE_STATES:
                 return None  # resolved meanwhile by someone else
     return None
+
+
+def clear(
+    rule: str,
+    labels: dict[str, str],
+    actor: str = "evaluator",
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any] | None:
+    """The condition (rule, labels) cleared at `now`, as a source other than the evaluation saw it (a
+    CloudWatch alarm going OK): resolve its active alert, unless that was seen firing after `now` (a
+    late or out-of-order message must not resolve a condition seen since). None: nothing resolved."""
+    store.bind(settings)
+    moment = _now(now)
+    alert = store.get_active(fingerprint(rule, labels))
+    if alert is None or alert["lastSeen"] > iso(moment):
+        return None
+    return _resolve_cleared(alert, moment, actor)
 
 
 def _load(alert_id: str) -> dict[str, Any]:

@@ -1,0 +1,226 @@
+"""CloudWatch alarm state changes, published to the alert topics on the moto server, read back
+through an SQS queue subscribed to the topic (as the dev stack delivers SNS to the handlers), and
+handed to the alarm handler: they become the same alert records the evaluator writes.
+
+Each test watches an API name of its own, so tests sharing the session's table do not meet."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.alerts import alarms, engine
+from chalicelib.alerts.model import Condition, fingerprint
+from chalicelib.store import alerts as store
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(stack):
+    return stack.settings()
+
+
+@pytest.fixture
+def api() -> str:
+    return f"api-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def paging(stack):
+    """An SQS queue subscribed to the paging topic; yields a function that reads what arrived."""
+    sqs, sns = stack.aws_client("sqs"), stack.aws_client("sns")
+    url = sqs.create_queue(QueueName=f"alarm-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = stack.physical["AlertsPagingTopic"]
+    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
+
+    def publish(message: dict) -> None:
+        # As CloudWatch does: the alarm's JSON as the Message, "<STATE>: <name> ..." as the Subject.
+        subject = f'{message["NewStateValue"]}: "{message["AlarmName"]}" in US East (N. Virginia)'
+        sns.publish(TopicArn=topic, Subject=subject[:100], Message=json.dumps(message))
+
+    def received() -> list[dict]:
+        out = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return out
+            for m in batch:
+                out.append(json.loads(json.loads(m["Body"])["Message"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    yield publish, received
+    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    sqs.delete_queue(QueueUrl=url)
+
+
+def alarm_message(
+    api: str, state: str, at: datetime, reason: str | None = None, rule: str = "HighErrorRate"
+) -> dict:
+    """The JSON CloudWatch publishes for a state change of our HighErrorRate alarm (metric math)."""
+    described = {
+        "rule": rule,
+        "severity": "critical",
+        "labels": {"api": api},
+        "summary": "API 5xx rate above 10 %",
+    }
+    return {
+        "AlarmName": f"plm-prod-{rule}",
+        "AlarmDescription": json.dumps(described),
+        "AWSAccountId": "123456789012",
+        "AlarmConfigurationUpdatedTimestamp": "2026-03-01T08:00:00.000+0000",
+        "NewStateValue": state,
+        "NewStateReason": reason
+        or (
+            "Threshold Crossed: 2 out of the last 2 datapoints [12.5 (02/03/26 09:00:00), 11.0 "
+            "(02/03/26 08:59:00)] were greater than the threshold (10.0) (minimum 2 datapoints "
+            "for OK -> ALARM transition)."
+        ),
+        "StateChangeTime": at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
+        "Region": "US East (N. Virginia)",
+        "AlarmArn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:plm-prod-{rule}",
+        "OldStateValue": "OK" if state == "ALARM" else "ALARM",
+        "OKActions": [],
+        "AlarmActions": [],
+        "InsufficientDataActions": [],
+        "Trigger": {
+            "Metrics": [
+                {
+                    "Id": "errorRate",
+                    "Expression": "100 * errors / requests",
+                    "Label": "5xx rate (%)",
+                    "ReturnData": True,
+                }
+            ],
+            "Period": 60,
+            "EvaluationPeriods": 2,
+            "DatapointsToAlarm": 2,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 10.0,
+            "TreatMissingData": "notBreaching",
+        },
+    }
+
+
+def deliver(received, settings) -> list[dict | None]:
+    """Hand each message read back from the queue to the handler, as the SNS handler does."""
+    messages = received()
+    assert messages and all(alarms.is_alarm_message(m) for m in messages)
+    return [alarms.handle_alarm_message(m, settings=settings) for m in messages]
+
+
+def test_an_alarm_state_change_published_to_sns_becomes_one_alert_record(paging, settings, api):
+    publish, received = paging
+    # Given CloudWatch publishing HighErrorRate going to ALARM, and the same state again later
+    publish(alarm_message(api, "ALARM", T0))
+    publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=3)))
+
+    # When the messages read back from the subscribed queue are handed over
+    first, second = deliver(received, settings)
+
+    # Then there is one alert record for the condition, counted twice, from the alarm's own data
+    assert first["id"] == second["id"]
+    alert = store.get_active(fingerprint("HighErrorRate", {"api": api}))
+    assert alert["id"] == first["id"] and alert["count"] == 2
+    assert (alert["rule"], alert["severity"], alert["source"]) == (
+        "HighErrorRate",
+        "critical",
+        "cloudwatch-alarm",
+    )
+    assert alert["labels"] == {"api": api}
+    assert (alert["value"], alert["threshold"]) == (12.5, 10.0)
+    assert alert["firstSeen"] == "2026-03-02T09:00:00.000000Z"  # the alarm's StateChangeTime
+    assert alert["lastSeen"] == "2026-03-02T09:03:00.000000Z"
+    assert alert["deadline"] == "2026-03-02T09:15:00.000000Z"  # critical: 15 minutes
+    assert "plm-prod-HighErrorRate" in alert["summary"] and alert["state"] == "firing"
+
+
+def test_alarm_then_ok_resolves_the_alert(paging, settings, api):
+    publish, received = paging
+    # Given the alarm fired
+    publish(alarm_message(api, "ALARM", T0))
+    [fired] = deliver(received, settings)
+
+    # When it goes back to OK five minutes later
+    publish(
+        alarm_message(
+            api, "OK", T0 + timedelta(minutes=5), reason="Threshold Crossed: no datapoints were breaching"
+        )
+    )
+    [resolved] = deliver(received, settings)
+
+    # Then the same alert is resolved as cleared at the alarm's time, and nothing is active
+    assert resolved["id"] == fired["id"]
+    alert = store.get(fired["id"])
+    assert alert["state"] == "resolved" and alert["resolution"] == engine.CONDITION_CLEARED
+    assert alert["resolvedBy"] == "cloudwatch-alarm"
+    assert alert["resolvedAt"] == "2026-03-02T09:05:00.000000Z"
+    assert store.get_active(fingerprint("HighErrorRate", {"api": api})) is None
+
+    # ... and firing again afterwards is a new occurrence
+    publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=30)))
+    [again] = deliver(received, settings)
+    assert again["id"] != fired["id"] and again["count"] == 1
+
+
+def test_the_evaluator_and_the_alarm_seeing_one_condition_make_one_alert(paging, settings, api):
+    publish, received = paging
+    # Given the evaluator saw the high error rate first
+    seen = Condition("HighErrorRate", "critical", "5xx rate 12 %", {"api": api}, 12.0, 10.0)
+    evaluated = engine.apply_evaluation([seen], {"HighErrorRate"}, T0, settings)
+
+    # When the alarm on the same API goes to ALARM a minute later
+    publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=1)))
+    [from_alarm] = deliver(received, settings)
+
+    # Then both are one alert, counted twice
+    assert from_alarm["id"] == evaluated["alerts"][0]["id"]
+    assert store.get(from_alarm["id"])["count"] == 2
+
+
+def test_a_late_ok_does_not_resolve_a_condition_seen_since(paging, settings, api):
+    publish, received = paging
+    publish(alarm_message(api, "ALARM", T0))
+    [fired] = deliver(received, settings)
+    # Given the evaluator still saw the condition at 09:06
+    seen = Condition("HighErrorRate", "critical", "5xx rate 11 %", {"api": api}, 11.0, 10.0)
+    engine.apply_evaluation([seen], {"HighErrorRate"}, T0 + timedelta(minutes=6), settings)
+
+    # When an OK stamped 09:05 arrives after that
+    publish(alarm_message(api, "OK", T0 + timedelta(minutes=5), reason="no datapoints were breaching"))
+    [outcome] = deliver(received, settings)
+
+    # Then the alert stays active
+    assert outcome is None
+    assert store.get(fired["id"])["state"] == "firing"
+
+
+def test_insufficient_data_changes_nothing(paging, settings, api):
+    publish, received = paging
+    publish(alarm_message(api, "ALARM", T0))
+    [fired] = deliver(received, settings)
+    publish(alarm_message(api, "INSUFFICIENT_DATA", T0 + timedelta(minutes=2), reason="Insufficient Data"))
+    [outcome] = deliver(received, settings)
+    assert outcome is None
+    after = store.get(fired["id"])
+    assert (after["state"], after["count"], after["version"]) == ("firing", 1, fired["version"])
+
+
+def test_an_alarm_that_is_not_ours_still_becomes_an_alert(paging, settings):
+    publish, received = paging
+    # Given someone else's alarm, with a plain-text description, pointed at the paging topic
+    name = f"other-team-{uuid.uuid4().hex[:8]}"
+    message = {**alarm_message("x", "ALARM", T0), "AlarmName": name, "AlarmDescription": "Queue depth high"}
+    publish(message)
+    [alert] = deliver(received, settings)
+    # Then it is recorded under the catch-all rule, labelled with the alarm's name
+    assert (alert["rule"], alert["severity"], alert["labels"]) == (
+        "CloudWatchAlarm",
+        "error",
+        {"alarm": name},
+    )
+    assert alert["value"] == 12.5 and alert["threshold"] == 10.0
