@@ -34,6 +34,13 @@ class Settings(BaseModel):
     health_table: str = "plm-local-health"
     alerts_topic_arn: str | None = None
 
+    # ---- alerts: silences (docs/alerts.md, "Silences")
+    silences_table: str = "plm-local-silences"
+    # Active silences read per check (one Query on a sparse index holding only unexpired ones); past
+    # this the oldest-ending are read and the rest reported truncated: a silence list that long is a
+    # mistake to fix, not a configuration to support.
+    silences_active_max: int = Field(default=200, ge=1, le=1000)
+
     # Auth: "hs256" verifies dev tokens signed with dev_token_secret (the local stage only: its secret
     # is published); "jwks" verifies RS256 tokens from the configured issuer's JWKS. Every stage but
     # local must be jwks with an https issuer, a key set and the app client ids (check_auth below).
@@ -227,6 +234,9 @@ class Settings(BaseModel):
             "issues_table",
             "health_table",
             "alerts_topic_arn",
+            # ---- alerts: silences
+            "silences_table",
+            "silences_active_max",
             "auth_mode",
             "dev_token_secret",
             "jwt_issuer",
