@@ -68,5 +68,5 @@ def test_each_severity_route_has_its_own_encrypted_topic_named_for_the_sns_handl
 
 
 def test_stateful_tables_survive_stack_deletion():
-    for name in ("FeedbackTable", "RollupsTable", "IssuesTable", "HealthTable"):
+    for name in ("FeedbackTable", "RollupsTable", "IssuesTable", "HealthTable", "AlertsTable"):
         assert RESOURCES[name]["DeletionPolicy"] == "Retain"
