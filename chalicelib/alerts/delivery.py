@@ -289,7 +289,11 @@ def dispatch(
         last_sent = max(
             (t for a, _ in group.members if (t := _last_at(a, SNS, ("delivered",))) is not None), default=None
         )
-        if min(group.owed_since) > now - wait or (last_sent is not None and last_sent > now - interval):
+        # group_wait gathers what fires together; a repeat has waited its repeat_interval already.
+        fresh = [
+            t for (_, event), t in zip(group.members, group.owed_since, strict=True) if event != "repeat"
+        ]
+        if (fresh and min(fresh) > now - wait) or (last_sent is not None and last_sent > now - interval):
             result["waiting"] += len(group.members)
             continue
         _publish_group(group, now, settings, sns_client, result)
@@ -311,7 +315,8 @@ def _repeats_due(
         if alert["state"] != "firing" or alert["id"] in exclude or alert.get("notifyPending"):
             continue
         if alert.get("silenced"):
-            due.append((alert, now))  # dispatch checks whether the silence still holds
+            # Owed since it fired (dispatch checks whether the silence still holds).
+            due.append((alert, parse_iso(alert["firstSeen"])))
             continue
         last = _last_at(alert, SNS, ("delivered", "given_up", "skipped")) or parse_iso(alert["firstSeen"])
         if last + repeat <= now:
