@@ -2,6 +2,7 @@
 
 from chalice import Chalice, Rate
 
+from chalicelib.alerts import delivery
 from chalicelib.auth import Role
 from chalicelib.config import get_settings
 from chalicelib.feedback import service as feedback
@@ -134,6 +135,38 @@ def ingest_metrics(call: Call):
 def evaluate_health(event):
     """Evaluate health, store the snapshot, publish HealthScore to CloudWatch."""
     return health.run_scheduled_evaluation()
+
+
+# ---- alerts: delivery
+# Chalice subscribes one function to one topic, so each severity route has its own Slack notifier.
+# The topic names are read when this module is imported: `chalice package` puts each into the
+# subscription's Fn::Sub ARN, where ${AWS::StackName} resolves to the TopicName infra/template.json
+# gives the topic (docs/alerts.md, "Routing and delivery").
+_TOPICS = get_settings()
+
+
+@app.on_sns_message(topic=_TOPICS.alerts_paging_topic, name="notify_slack_paging")
+def notify_slack_paging(event):
+    """Post a critical/error alert group to Slack; each attempt is recorded on its alerts."""
+    return delivery.notify_slack(delivery.sns_message(event.message))
+
+
+@app.on_sns_message(topic=_TOPICS.alerts_warning_topic, name="notify_slack_warning")
+def notify_slack_warning(event):
+    """Post a warning alert group to Slack; each attempt is recorded on its alerts."""
+    return delivery.notify_slack(delivery.sns_message(event.message))
+
+
+@app.on_sns_message(topic=_TOPICS.alerts_digest_topic, name="notify_slack_digest")
+def notify_slack_digest(event):
+    """Post an info (digest) alert group to Slack; each attempt is recorded on its alerts."""
+    return delivery.notify_slack(delivery.sns_message(event.message))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatch_alerts")
+def dispatch_alerts(event):
+    """Retry the Slack posts that are due, then publish the alert groups that are ready."""
+    return delivery.run_scheduled()
 
 
 # Keep last: answers CORS preflight for every route declared above.

@@ -35,6 +35,13 @@ class Settings(BaseModel):
     alerts_table: str = "plm-local-alerts"
     alerts_topic_arn: str | None = None
 
+    # ---- alerts: silences (docs/alerts.md, "Silences")
+    silences_table: str = "plm-local-silences"
+    # Active silences read per check (one Query on a sparse index holding only unexpired ones); past
+    # this the oldest-ending are read and the rest reported truncated: a silence list that long is a
+    # mistake to fix, not a configuration to support.
+    silences_active_max: int = Field(default=200, ge=1, le=1000)
+
     # Auth: "hs256" verifies dev tokens signed with dev_token_secret (the local stage only: its secret
     # is published); "jwks" verifies RS256 tokens from the configured issuer's JWKS. Every stage but
     # local must be jwks with an https issuer, a key set and the app client ids (check_auth below).
@@ -122,21 +129,6 @@ class Settings(BaseModel):
     # ?refresh=true adds one more). About 250 bytes a point: 5 MB at most.
     slo_max_snapshot_points: int = Field(default=20000, ge=1, le=100000)
 
-    # ---- alerts: core (docs/alerts.md, "Rules" and "Lifecycle").
-    # Response time per severity: an alert unacknowledged this long after firstSeen is overdue and
-    # escalated (the seed's response times: immediately = 15 min, 2 h, 8 h, 24 h).
-    alert_response_critical_minutes: int = Field(default=15, ge=1)
-    alert_response_error_minutes: int = Field(default=120, ge=1)
-    alert_response_warning_minutes: int = Field(default=480, ge=1)
-    alert_response_info_minutes: int = Field(default=1440, ge=1)
-    # An alert keeps its newest delivery attempts, at most this many (older ones counted in
-    # deliveriesDropped), so the item stays far below DynamoDB's 400 KB.
-    alert_deliveries_max: int = Field(default=50, ge=1, le=200)
-    # Active alerts read at most (health's stability.activeAlerts, auto-resolve); more is truncated.
-    alert_active_max: int = Field(default=1000, ge=1)
-    # The evaluator runs every alert_schedule_minutes (read when app.py is imported, like health's).
-    alert_schedule_minutes: int = Field(default=1, ge=1, le=60)
-
     # ---- alerts: delivery (docs/alerts.md "Routing and delivery")
     # Severity routes: critical and error page, warning warns, info goes to the digest.
     alerts_paging_topic_arn: str | None = None
@@ -168,6 +160,21 @@ class Settings(BaseModel):
     slack_timeout_seconds: int = Field(default=10, ge=1, le=60)
     # Where the alert links in a message point: <base>/api/monitoring/alerts/{id} (empty: a path).
     alerts_link_base_url: str = ""
+
+    # ---- alerts: core (docs/alerts.md, "Rules" and "Lifecycle").
+    # Response time per severity: an alert unacknowledged this long after firstSeen is overdue and
+    # escalated (the seed's response times: immediately = 15 min, 2 h, 8 h, 24 h).
+    alert_response_critical_minutes: int = Field(default=15, ge=1)
+    alert_response_error_minutes: int = Field(default=120, ge=1)
+    alert_response_warning_minutes: int = Field(default=480, ge=1)
+    alert_response_info_minutes: int = Field(default=1440, ge=1)
+    # An alert keeps its newest delivery attempts, at most this many (older ones counted in
+    # deliveriesDropped), so the item stays far below DynamoDB's 400 KB.
+    alert_deliveries_max: int = Field(default=50, ge=1, le=200)
+    # Active alerts read at most (health's stability.activeAlerts, auto-resolve); more is truncated.
+    alert_active_max: int = Field(default=1000, ge=1)
+    # The evaluator runs every alert_schedule_minutes (read when app.py is imported, like health's).
+    alert_schedule_minutes: int = Field(default=1, ge=1, le=60)
 
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
@@ -243,6 +250,9 @@ class Settings(BaseModel):
             "issues_table",
             "health_table",
             "alerts_topic_arn",
+            # ---- alerts: silences
+            "silences_table",
+            "silences_active_max",
             # ---- alerts: core
             "alerts_table",
             "alert_response_critical_minutes",

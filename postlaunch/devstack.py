@@ -286,6 +286,151 @@ class Scheduler(threading.Thread):
         return ran
 
 
+# ---------------------------------------------------------------- SNS -> Lambda
+
+
+def topic_arn(topic: str, stack_name: str, region: str = REGION, account: str = LOCAL_ACCOUNT) -> str:
+    """The ARN an `@app.on_sns_message(topic=...)` handler is subscribed to, as `chalice package`
+    resolves it: an ARN stays; a name goes into Fn::Sub "arn:aws:sns:<region>:<account>:<name>", so
+    ${AWS::StackName} and friends in it resolve too."""
+    if topic.startswith("arn:"):
+        return topic
+    name = (
+        topic.replace("${AWS::StackName}", stack_name)
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::AccountId}", account)
+    )
+    return f"arn:aws:sns:{region}:{account}:{name}"
+
+
+@dataclass
+class SnsRoute:
+    """One `@app.on_sns_message` handler and the SQS queue standing in for its Lambda subscription."""
+
+    name: str
+    handler_string: str
+    topic_arn: str
+    handler: Callable[[dict[str, Any], Any], Any]
+    queue_url: str = ""
+    subscription_arn: str = ""
+    delivered: int = 0
+    failures: int = 0
+    last_error: str | None = None
+
+
+def sns_event(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """The event Lambda hands an SNS-subscribed function, from the notification SNS put on SQS."""
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "Sns": {
+                    "Type": envelope.get("Type", "Notification"),
+                    "MessageId": envelope.get("MessageId"),
+                    "TopicArn": envelope.get("TopicArn"),
+                    "Subject": envelope.get("Subject"),
+                    "Message": envelope.get("Message"),
+                    "Timestamp": envelope.get("Timestamp"),
+                    "SignatureVersion": envelope.get("SignatureVersion", "1"),
+                    "Signature": envelope.get("Signature", ""),
+                    "SigningCertUrl": envelope.get("SigningCertURL", ""),
+                    "UnsubscribeUrl": envelope.get("UnsubscribeURL", ""),
+                    "MessageAttributes": envelope.get("MessageAttributes", {}),
+                },
+            }
+        ]
+    }
+
+
+class SnsBridge:
+    """SNS cannot invoke Lambda code on the local stack, so each `@app.on_sns_message` handler gets an
+    SQS queue subscribed to its topic on moto; `poll()` hands every queued notification to the handler
+    in the SNS event shape, as Lambda would. A handler that raises leaves its message on the queue
+    (visible again after the visibility timeout), as Lambda's async retry would try it again.
+    """
+
+    def __init__(self, routes: list[SnsRoute], sqs: Any, sns: Any, visibility_timeout: int = 30):
+        self.routes = routes
+        self._sqs = sqs
+        self._sns = sns
+        self._visibility = visibility_timeout
+
+    @classmethod
+    def discover(cls, app_obj: Any, module: Any, endpoint: str, stack_name: str) -> SnsBridge:
+        """The app's SNS handlers (Chalice records each as an SNSEventConfig in app.event_sources)."""
+        from chalice.app import SNSEventConfig
+
+        from postlaunch.localstack import client
+
+        routes = [
+            SnsRoute(
+                name=source.name,
+                handler_string=source.handler_string,
+                topic_arn=topic_arn(source.topic, stack_name),
+                handler=getattr(module, source.handler_string.rsplit(".", 1)[-1]),
+            )
+            for source in getattr(app_obj, "event_sources", [])
+            if isinstance(source, SNSEventConfig)
+        ]
+        return cls(routes, client("sqs", endpoint), client("sns", endpoint))
+
+    def subscribe(self) -> SnsBridge:
+        for route in self.routes:
+            route.queue_url = self._sqs.create_queue(
+                QueueName=f"local-sns-{route.name}",
+                Attributes={"VisibilityTimeout": str(self._visibility)},
+            )["QueueUrl"]
+            queue_arn = self._sqs.get_queue_attributes(QueueUrl=route.queue_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            route.subscription_arn = self._sns.subscribe(
+                TopicArn=route.topic_arn, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True
+            )["SubscriptionArn"]
+        return self
+
+    def poll(self, wait_seconds: int = 0) -> int:
+        """Deliver what is queued now; returns how many messages the handlers took."""
+        handled = 0
+        for route in self.routes:
+            while True:
+                messages = self._sqs.receive_message(
+                    QueueUrl=route.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+                ).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    event = sns_event(json.loads(message["Body"]), route.subscription_arn)
+                    context = LambdaContext(f"post-launch-monitor-local-{route.name}")
+                    try:
+                        route.handler(event, context)
+                    except Exception as exc:  # noqa: BLE001 - one failing message must not stop the rest
+                        route.failures += 1
+                        route.last_error = f"{type(exc).__name__}: {exc}"
+                        log.error(
+                            "SNS handler %s failed: %s\n%s",
+                            route.name,
+                            route.last_error,
+                            traceback.format_exc(),
+                        )
+                        continue
+                    self._sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    route.delivered += 1
+                    handled += 1
+        return handled
+
+    def as_job(self, period: float = 1.0) -> ScheduledJob:
+        """The bridge as one more job on the dev stack's timer (one job at a time, like the rest)."""
+        return ScheduledJob(
+            name="sns_to_lambda",
+            handler_string="postlaunch.devstack.SnsBridge.poll",
+            expression=f"SQS poll for {len(self.routes)} SNS handler(s), local only",
+            handler=lambda _event, _context: self.poll(),
+            period=period,
+        )
+
+
 # ---------------------------------------------------------------- the stack
 
 
@@ -391,6 +536,9 @@ class DevStack:
         self.say(f"Starting chalice local on {self.host}:{self.api_port} ...")
         self.api = ChaliceLocal(self.env, port=self.api_port, host=self.host, log=sys.stdout).start()
         jobs = discover_jobs(module.app, module, speedup=self.speedup, fixed_period=self.fixed_period)
+        bridge = SnsBridge.discover(module.app, module, self.aws.endpoint, self.stack_name).subscribe()
+        if bridge.routes:
+            jobs.append(bridge.as_job())
         if self.demo:
             jobs.append(self.demo_producer())
         self.scheduler = Scheduler(jobs)
