@@ -2,7 +2,7 @@
 
 from chalice import Chalice, Rate
 
-from chalicelib.alerts import delivery
+from chalicelib.alerts import alarms, delivery
 from chalicelib.auth import Role
 from chalicelib.config import get_settings
 from chalicelib.feedback import service as feedback
@@ -148,13 +148,13 @@ _TOPICS = get_settings()
 @app.on_sns_message(topic=_TOPICS.alerts_paging_topic, name="notify_slack_paging")
 def notify_slack_paging(event):
     """Post a critical/error alert group to Slack; each attempt is recorded on its alerts."""
-    return delivery.notify_slack(delivery.sns_message(event.message))
+    return alarm_or_group(event)
 
 
 @app.on_sns_message(topic=_TOPICS.alerts_warning_topic, name="notify_slack_warning")
 def notify_slack_warning(event):
     """Post a warning alert group to Slack; each attempt is recorded on its alerts."""
-    return delivery.notify_slack(delivery.sns_message(event.message))
+    return alarm_or_group(event)
 
 
 @app.on_sns_message(topic=_TOPICS.alerts_digest_topic, name="notify_slack_digest")
@@ -167,6 +167,19 @@ def notify_slack_digest(event):
 def dispatch_alerts(event):
     """Retry the Slack posts that are due, then publish the alert groups that are ready."""
     return delivery.run_scheduled()
+
+
+# ---- alerts: alarms
+# The CloudWatch alarms (infra/template.json: HighErrorRateAlarm, SlowAPIResponseAlarm) publish to the
+# paging and warning topics, so their state changes arrive at those topics' notifiers above, beside
+# our own group messages (docs/alerts.md, "CloudWatch alarms").
+def alarm_or_group(event):
+    """A CloudWatch alarm state change becomes an alert record; anything else is a group for Slack."""
+    message = delivery.sns_message(event.message)
+    if alarms.is_alarm_message(message):
+        alert = alarms.handle_alarm_message(message)
+        return {"alarm": message["AlarmName"], "alertId": alert["id"] if alert else None}
+    return delivery.notify_slack(message)
 
 
 # Keep last: answers CORS preflight for every route declared above.

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.alerts import alarms, engine
+from chalicelib.alerts import engine
 from chalicelib.alerts.model import Condition, fingerprint
 from chalicelib.store import alerts as store
+from postlaunch.devstack import LambdaContext, load_app, sns_event
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -29,33 +30,61 @@ def api() -> str:
     return f"api-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def paging(stack):
-    """An SQS queue subscribed to the paging topic; yields a function that reads what arrived."""
-    sqs, sns = stack.aws_client("sqs"), stack.aws_client("sns")
-    url = sqs.create_queue(QueueName=f"alarm-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    topic = stack.physical["AlertsPagingTopic"]
-    subscription = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
+@pytest.fixture(scope="module")
+def app_module():
+    return load_app()
 
-    def publish(message: dict) -> None:
+
+class Topic:
+    """An SQS queue subscribed to one of the alert topics on the moto server; `deliver()` reads back
+    what arrived and hands each notification, in the SNS event shape, to the app's handler for that
+    topic (as the dev stack's SNS bridge does), returning the alert records it touched."""
+
+    def __init__(self, stack, logical_id: str, handler) -> None:
+        self.sqs, self.sns = stack.aws_client("sqs"), stack.aws_client("sns")
+        self.topic = stack.physical[logical_id]
+        self.handler = handler
+        self.url = self.sqs.create_queue(QueueName=f"alarm-test-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]
+        self.subscription = self.sns.subscribe(
+            TopicArn=self.topic, Protocol="sqs", Endpoint=arn["QueueArn"], ReturnSubscriptionArn=True
+        )["SubscriptionArn"]
+
+    def publish(self, message: dict) -> None:
         # As CloudWatch does: the alarm's JSON as the Message, "<STATE>: <name> ..." as the Subject.
         subject = f'{message["NewStateValue"]}: "{message["AlarmName"]}" in US East (N. Virginia)'
-        sns.publish(TopicArn=topic, Subject=subject[:100], Message=json.dumps(message))
+        self.sns.publish(TopicArn=self.topic, Subject=subject[:100], Message=json.dumps(message))
 
-    def received() -> list[dict]:
-        out = []
+    def deliver(self) -> list[dict | None]:
+        touched = []
         while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
-                return out
+                assert touched, "nothing arrived on the queue"
+                return touched
             for m in batch:
-                out.append(json.loads(json.loads(m["Body"])["Message"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                event = sns_event(json.loads(m["Body"]), self.subscription)
+                result = self.handler(event, LambdaContext("test-alarms"))
+                touched.append(store.get(result["alertId"]) if result["alertId"] else None)
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
-    yield publish, received
-    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-    sqs.delete_queue(QueueUrl=url)
+    def close(self) -> None:
+        self.sns.unsubscribe(SubscriptionArn=self.subscription)
+        self.sqs.delete_queue(QueueUrl=self.url)
+
+
+@pytest.fixture
+def paging(stack, app_module):
+    topic = Topic(stack, "AlertsPagingTopic", app_module.notify_slack_paging)
+    yield topic
+    topic.close()
+
+
+@pytest.fixture
+def warning(stack, app_module):
+    topic = Topic(stack, "AlertsWarningTopic", app_module.notify_slack_warning)
+    yield topic
+    topic.close()
 
 
 def alarm_message(
@@ -106,21 +135,13 @@ def alarm_message(
     }
 
 
-def deliver(received, settings) -> list[dict | None]:
-    """Hand each message read back from the queue to the handler, as the SNS handler does."""
-    messages = received()
-    assert messages and all(alarms.is_alarm_message(m) for m in messages)
-    return [alarms.handle_alarm_message(m, settings=settings) for m in messages]
-
-
 def test_an_alarm_state_change_published_to_sns_becomes_one_alert_record(paging, settings, api):
-    publish, received = paging
     # Given CloudWatch publishing HighErrorRate going to ALARM, and the same state again later
-    publish(alarm_message(api, "ALARM", T0))
-    publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=3)))
+    paging.publish(alarm_message(api, "ALARM", T0))
+    paging.publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=3)))
 
     # When the messages read back from the subscribed queue are handed over
-    first, second = deliver(received, settings)
+    first, second = paging.deliver()
 
     # Then there is one alert record for the condition, counted twice, from the alarm's own data
     assert first["id"] == second["id"]
@@ -140,18 +161,17 @@ def test_an_alarm_state_change_published_to_sns_becomes_one_alert_record(paging,
 
 
 def test_alarm_then_ok_resolves_the_alert(paging, settings, api):
-    publish, received = paging
     # Given the alarm fired
-    publish(alarm_message(api, "ALARM", T0))
-    [fired] = deliver(received, settings)
+    paging.publish(alarm_message(api, "ALARM", T0))
+    [fired] = paging.deliver()
 
     # When it goes back to OK five minutes later
-    publish(
+    paging.publish(
         alarm_message(
             api, "OK", T0 + timedelta(minutes=5), reason="Threshold Crossed: no datapoints were breaching"
         )
     )
-    [resolved] = deliver(received, settings)
+    [resolved] = paging.deliver()
 
     # Then the same alert is resolved as cleared at the alarm's time, and nothing is active
     assert resolved["id"] == fired["id"]
@@ -162,20 +182,19 @@ def test_alarm_then_ok_resolves_the_alert(paging, settings, api):
     assert store.get_active(fingerprint("HighErrorRate", {"api": api})) is None
 
     # ... and firing again afterwards is a new occurrence
-    publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=30)))
-    [again] = deliver(received, settings)
+    paging.publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=30)))
+    [again] = paging.deliver()
     assert again["id"] != fired["id"] and again["count"] == 1
 
 
 def test_the_evaluator_and_the_alarm_seeing_one_condition_make_one_alert(paging, settings, api):
-    publish, received = paging
     # Given the evaluator saw the high error rate first
     seen = Condition("HighErrorRate", "critical", "5xx rate 12 %", {"api": api}, 12.0, 10.0)
     evaluated = engine.apply_evaluation([seen], {"HighErrorRate"}, T0, settings)
 
     # When the alarm on the same API goes to ALARM a minute later
-    publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=1)))
-    [from_alarm] = deliver(received, settings)
+    paging.publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=1)))
+    [from_alarm] = paging.deliver()
 
     # Then both are one alert, counted twice
     assert from_alarm["id"] == evaluated["alerts"][0]["id"]
@@ -183,16 +202,15 @@ def test_the_evaluator_and_the_alarm_seeing_one_condition_make_one_alert(paging,
 
 
 def test_a_late_ok_does_not_resolve_a_condition_seen_since(paging, settings, api):
-    publish, received = paging
-    publish(alarm_message(api, "ALARM", T0))
-    [fired] = deliver(received, settings)
+    paging.publish(alarm_message(api, "ALARM", T0))
+    [fired] = paging.deliver()
     # Given the evaluator still saw the condition at 09:06
     seen = Condition("HighErrorRate", "critical", "5xx rate 11 %", {"api": api}, 11.0, 10.0)
     engine.apply_evaluation([seen], {"HighErrorRate"}, T0 + timedelta(minutes=6), settings)
 
     # When an OK stamped 09:05 arrives after that
-    publish(alarm_message(api, "OK", T0 + timedelta(minutes=5), reason="no datapoints were breaching"))
-    [outcome] = deliver(received, settings)
+    paging.publish(alarm_message(api, "OK", T0 + timedelta(minutes=5), reason="no datapoints were breaching"))
+    [outcome] = paging.deliver()
 
     # Then the alert stays active
     assert outcome is None
@@ -200,23 +218,23 @@ def test_a_late_ok_does_not_resolve_a_condition_seen_since(paging, settings, api
 
 
 def test_insufficient_data_changes_nothing(paging, settings, api):
-    publish, received = paging
-    publish(alarm_message(api, "ALARM", T0))
-    [fired] = deliver(received, settings)
-    publish(alarm_message(api, "INSUFFICIENT_DATA", T0 + timedelta(minutes=2), reason="Insufficient Data"))
-    [outcome] = deliver(received, settings)
+    paging.publish(alarm_message(api, "ALARM", T0))
+    [fired] = paging.deliver()
+    paging.publish(
+        alarm_message(api, "INSUFFICIENT_DATA", T0 + timedelta(minutes=2), reason="Insufficient Data")
+    )
+    [outcome] = paging.deliver()
     assert outcome is None
     after = store.get(fired["id"])
     assert (after["state"], after["count"], after["version"]) == ("firing", 1, fired["version"])
 
 
 def test_an_alarm_that_is_not_ours_still_becomes_an_alert(paging, settings):
-    publish, received = paging
     # Given someone else's alarm, with a plain-text description, pointed at the paging topic
     name = f"other-team-{uuid.uuid4().hex[:8]}"
     message = {**alarm_message("x", "ALARM", T0), "AlarmName": name, "AlarmDescription": "Queue depth high"}
-    publish(message)
-    [alert] = deliver(received, settings)
+    paging.publish(message)
+    [alert] = paging.deliver()
     # Then it is recorded under the catch-all rule, labelled with the alarm's name
     assert (alert["rule"], alert["severity"], alert["labels"]) == (
         "CloudWatchAlarm",
@@ -224,3 +242,34 @@ def test_an_alarm_that_is_not_ours_still_becomes_an_alert(paging, settings):
         {"alarm": name},
     )
     assert alert["value"] == 12.5 and alert["threshold"] == 10.0
+
+
+def test_the_slow_response_alarm_on_the_warning_topic_becomes_a_warning_alert(warning, settings, api):
+    # Given SlowAPIResponse going to ALARM on the warning topic, p95 quoted in the reason
+    described = {
+        "rule": "SlowAPIResponse",
+        "severity": "warning",
+        "labels": {"api": api},
+        "summary": "p95 slow",
+    }
+    message = {
+        **alarm_message(
+            api, "ALARM", T0, reason="5 out of the last 5 datapoints [812.0 (02/03/26 09:00:00)]"
+        ),
+        "AlarmName": "plm-prod-SlowAPIResponse",
+        "AlarmDescription": json.dumps(described),
+        "Trigger": {
+            "MetricName": "Latency",
+            "Namespace": "AWS/ApiGateway",
+            "ExtendedStatistic": "p95",
+            "Threshold": 500.0,
+            "Dimensions": [{"name": "ApiName", "value": api}],
+        },
+    }
+    warning.publish(message)
+    # When the warning topic's handler takes it
+    [alert] = warning.deliver()
+    # Then it is a warning alert with the 8-hour deadline, the p95 and the threshold
+    assert (alert["rule"], alert["severity"], alert["labels"]) == ("SlowAPIResponse", "warning", {"api": api})
+    assert (alert["value"], alert["threshold"]) == (812.0, 500.0)
+    assert alert["deadline"] == "2026-03-02T17:00:00.000000Z"
