@@ -16,7 +16,9 @@ dimension set of a metric, so per-workspace copies would be double counted local
 - PatientEngagement gauges and counts (the contract in chalicelib.health.contract), hourly, zeros
   included.
 Resolution: 5-minute buckets for the last 48 h (what the burn-rate windows and the live performance
-window read), hourly before that. The series run HEAD hours past `now` (CloudWatch accepts up to two
+window read), hourly before that, except one-minute buckets from an hour before the incident to an
+hour after it (`Month.replay`): the alert rules judge one-minute datapoints, and postlaunch.demo_alerts
+replays the incident through them. The series run HEAD hours past `now` (CloudWatch accepts up to two
 hours ahead), so a demo left running keeps live performance data that long; `top_up()` extends them.
 
 Then the evaluator runs back-dated over the month (`backfill_snapshots`), storing snapshots marked
@@ -41,6 +43,8 @@ HEAD = timedelta(hours=2)
 FINE = timedelta(hours=48)
 FINE_STEP = timedelta(minutes=5)
 COARSE_STEP = timedelta(hours=1)
+MINUTE_STEP = timedelta(minutes=1)
+REPLAY_MARGIN = timedelta(hours=1)  # one-minute buckets this long either side of the incident
 INCIDENT_DAY = 11  # day of the month (0 = oldest), as in postlaunch.demo's INCIDENT_DAYS
 INCIDENT_HOURS = (8, 15)  # UTC, start inclusive, end exclusive
 BACKFILL_STEP = timedelta(hours=6)
@@ -78,6 +82,12 @@ class Month:
     def incident(self) -> tuple[datetime, datetime]:
         day = self.start.replace(hour=0) + timedelta(days=INCIDENT_DAY)
         return day + timedelta(hours=INCIDENT_HOURS[0]), day + timedelta(hours=INCIDENT_HOURS[1])
+
+    @property
+    def replay(self) -> tuple[datetime, datetime]:
+        """The hour-aligned span written in one-minute buckets: the incident and an hour either side."""
+        begin, end = self.incident
+        return begin - REPLAY_MARGIN, end + REPLAY_MARGIN
 
     def in_incident(self, at: datetime) -> bool:
         begin, end = self.incident
@@ -207,20 +217,27 @@ def _steps(start: datetime, end: datetime, step: timedelta) -> Iterator[datetime
 
 
 def series(month: Month, start: datetime, end: datetime, settings: Any) -> dict[str, list[dict[str, Any]]]:
-    """Datums by namespace for [start, end): 5-minute API buckets within FINE of `now`, hourly before;
-    adoption hourly."""
+    """Datums by namespace for [start, end): 5-minute API buckets within FINE of `now`, hourly before,
+    one-minute across the replay span; adoption hourly."""
     from chalicelib.health.contract import UNIT
     from chalicelib.integrations.cloudwatch import datum
 
     out: dict[str, list[dict[str, Any]]] = {}
     fine_from = month.now - FINE
-    for at in _steps(start, end, FINE_STEP):
-        coarse = at < fine_from
-        if coarse and at.minute != 0:
+    replay_from, replay_to = month.replay
+    for at in _steps(start, end, MINUTE_STEP):
+        on_grid = (at - start) % FINE_STEP == timedelta(0)
+        if replay_from <= at < replay_to:
+            step = MINUTE_STEP
+        elif at >= fine_from and on_grid:
+            step = FINE_STEP
+        elif on_grid and at.minute == 0:
+            step = COARSE_STEP
+        else:
             continue
-        for namespace, item in api_points(month, at, COARSE_STEP if coarse else FINE_STEP, settings):
+        for namespace, item in api_points(month, at, step, settings):
             out.setdefault(namespace, []).append(item)
-        if at.minute == 0:
+        if on_grid and at.minute == 0:
             for name, value in adoption_points(month, at):
                 out.setdefault(settings.health_adoption_namespace, []).append(
                     datum(name, value, timestamp=at, unit=UNIT)
