@@ -75,3 +75,24 @@ def test_bundle_holds_only_what_requirements_txt_names(packaged):
     # (Chalice adds its own small runtime package to every bundle; botocore comes with PynamoDB.)
     assert not {"moto", "pytest", "postlaunch", "tests", "rich", "click", "awscli"} & top
     assert {"pynamodb", "pydantic", "jwt", "aws_lambda_powertools"} <= top
+
+
+@pytest.mark.slow
+def test_each_slack_notifier_is_subscribed_to_its_severity_topic(packaged):
+    template = json.loads((packaged / "sam.json").read_text())
+    resources = template["Resources"]
+    for function, topic in (
+        ("NotifySlackPaging", "AlertsPagingTopic"),
+        ("NotifySlackWarning", "AlertsWarningTopic"),
+        ("NotifySlackDigest", "AlertsDigestTopic"),
+    ):
+        # Chalice writes the topic name of app.py's @app.on_sns_message into an ARN; its
+        # ${AWS::StackName} resolves to the TopicName the merge template gives the topic.
+        [event] = resources[function]["Properties"]["Events"].values()
+        arn = event["Properties"]["Topic"]["Fn::Sub"]
+        name = resources[topic]["Properties"]["TopicName"]["Fn::Sub"]
+        assert arn == "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + name
+        # A subscription by name has no dependency of its own; the function's (and so the
+        # subscription's) comes from the topic ARN every function gets in Globals.
+        assert {"Ref": topic} in template["Globals"]["Function"]["Environment"]["Variables"].values()
+        assert resources[function]["Properties"]["Handler"] == "app.notify_slack_" + function[11:].lower()
