@@ -32,6 +32,7 @@ class Settings(BaseModel):
     rollups_table: str = "plm-local-rollups"
     issues_table: str = "plm-local-issues"
     health_table: str = "plm-local-health"
+    alerts_table: str = "plm-local-alerts"
     alerts_topic_arn: str | None = None
 
     # ---- alerts: silences (docs/alerts.md, "Silences")
@@ -128,6 +129,21 @@ class Settings(BaseModel):
     # ?refresh=true adds one more). About 250 bytes a point: 5 MB at most.
     slo_max_snapshot_points: int = Field(default=20000, ge=1, le=100000)
 
+    # ---- alerts: core (docs/alerts.md, "Rules" and "Lifecycle").
+    # Response time per severity: an alert unacknowledged this long after firstSeen is overdue and
+    # escalated (the seed's response times: immediately = 15 min, 2 h, 8 h, 24 h).
+    alert_response_critical_minutes: int = Field(default=15, ge=1)
+    alert_response_error_minutes: int = Field(default=120, ge=1)
+    alert_response_warning_minutes: int = Field(default=480, ge=1)
+    alert_response_info_minutes: int = Field(default=1440, ge=1)
+    # An alert keeps its newest delivery attempts, at most this many (older ones counted in
+    # deliveriesDropped), so the item stays far below DynamoDB's 400 KB.
+    alert_deliveries_max: int = Field(default=50, ge=1, le=200)
+    # Active alerts read at most (health's stability.activeAlerts, auto-resolve); more is truncated.
+    alert_active_max: int = Field(default=1000, ge=1)
+    # The evaluator runs every alert_schedule_minutes (read when app.py is imported, like health's).
+    alert_schedule_minutes: int = Field(default=1, ge=1, le=60)
+
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
         if self.list_horizon_days > self.list_max_days:
@@ -205,6 +221,15 @@ class Settings(BaseModel):
             # ---- alerts: silences
             "silences_table",
             "silences_active_max",
+            # ---- alerts: core
+            "alerts_table",
+            "alert_response_critical_minutes",
+            "alert_response_error_minutes",
+            "alert_response_warning_minutes",
+            "alert_response_info_minutes",
+            "alert_deliveries_max",
+            "alert_active_max",
+            "alert_schedule_minutes",
             "auth_mode",
             "dev_token_secret",
             "jwt_issuer",
