@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib.alerts import engine
 from chalicelib.alerts import silences as silence_logic
+from chalicelib.alerts.model import public_view
 from chalicelib.config import Settings
 from chalicelib.errors import NotFound
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
@@ -19,10 +20,15 @@ from chalicelib.store.base import bind_models
 def list_alerts(query: AlertListQuery | dict[str, Any], settings: Settings | None = None) -> dict[str, Any]:
     """Alerts newest first by state (active = firing and acknowledged), filtered, cursor-paginated."""
     query = parse(AlertListQuery, query)
-    bind_models(settings)
-    return store.list_alerts(
-        state=query.state, severity=query.severity, rule=query.rule, limit=query.limit, cursor=query.cursor
+    page = store.list_alerts(
+        state=query.state,
+        severity=query.severity,
+        rule=query.rule,
+        limit=query.limit,
+        cursor=query.cursor,
+        settings=settings,
     )
+    return {**page, "items": [public_view(alert) for alert in page["items"]]}
 
 
 def get_alert(alert_id: str, settings: Settings | None = None) -> dict[str, Any]:
@@ -30,15 +36,14 @@ def get_alert(alert_id: str, settings: Settings | None = None) -> dict[str, Any]
     found = store.get(alert_id)
     if found is None:
         raise NotFound(f"Alert {alert_id} does not exist.")
-    return found
+    return public_view(found)
 
 
 def acknowledge(
     alert_id: str, actor: str, now: datetime | None = None, settings: Settings | None = None
 ) -> dict:
     """firing -> acknowledged (the engine refuses a resolved one: invalid_transition)."""
-    get_alert(alert_id, settings)
-    return engine.acknowledge(alert_id, actor, now=now, settings=settings)
+    return public_view(engine.acknowledge(alert_id, actor, now=now, settings=settings))
 
 
 def resolve(
@@ -49,8 +54,7 @@ def resolve(
     settings: Settings | None = None,
 ) -> dict:
     body = parse(AlertResolve, body)
-    get_alert(alert_id, settings)
-    return engine.resolve(alert_id, actor, body.reason, now=now, settings=settings)
+    return public_view(engine.resolve(alert_id, actor, body.reason, now=now, settings=settings))
 
 
 def list_silences(

@@ -37,5 +37,12 @@ def test_every_environment_reference_names_a_template_resource():
 
 
 def test_stateful_tables_survive_stack_deletion():
-    for name in ("FeedbackTable", "RollupsTable", "IssuesTable", "HealthTable", "AlertsTable", "SilencesTable"):
+    for name in (
+        "FeedbackTable",
+        "RollupsTable",
+        "IssuesTable",
+        "HealthTable",
+        "AlertsTable",
+        "SilencesTable",
+    ):
         assert RESOURCES[name]["DeletionPolicy"] == "Retain"

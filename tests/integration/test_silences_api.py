@@ -150,7 +150,8 @@ def test_matching_by_rule_severity_and_labels(stack, rule):
     # Given alerts of one rule on two routes and two severities
     target = fire(stack, rule, "warning", route="/api/a")
     other_route = fire(stack, rule, "warning", route="/api/b")
-    other_severity = fire(stack, rule, "error", route="/api/a")
+    # (severity is not part of the fingerprint: another label makes it another alert)
+    other_severity = fire(stack, rule, "error", route="/api/a", tier="backend")
     unrelated = fire(stack, rule + "X", "warning", route="/api/a")
     # When a silence selects the rule, the severity and one route
     made = silence(
