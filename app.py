@@ -3,11 +3,13 @@
 from chalice import Chalice, Rate
 
 from chalicelib.alerts import alarms, delivery
+from chalicelib.alerts import service as alerts
 from chalicelib.auth import Role
 from chalicelib.config import get_settings
 from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
+from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
     FeedbackListQuery,
@@ -135,6 +137,60 @@ def ingest_metrics(call: Call):
 def evaluate_health(event):
     """Evaluate health, store the snapshot, publish HealthScore to CloudWatch."""
     return health.run_scheduled_evaluation()
+
+
+# ---- alerts: api
+ALERTS = "/api/monitoring/alerts"
+SILENCES = "/api/monitoring/silences"
+
+
+@app.route(ALERTS, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def list_alerts(call: Call):
+    """Alerts newest first: active ones by default (?state=all for every state), filtered, paginated."""
+    return alerts.list_alerts(call.params(AlertListQuery), settings=call.settings)
+
+
+@app.route(ALERTS + "/{alert_id}", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def get_alert(call: Call, alert_id: str):
+    return alerts.get_alert(alert_id, settings=call.settings)
+
+
+@app.route(ALERTS + "/{alert_id}/acknowledge", methods=["POST"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def acknowledge_alert(call: Call, alert_id: str):
+    """firing -> acknowledged: stops the escalation clock."""
+    return alerts.acknowledge(alert_id, call.principal.sub, settings=call.settings)
+
+
+@app.route(ALERTS + "/{alert_id}/resolve", methods=["POST"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def resolve_alert(call: Call, alert_id: str):
+    """Resolve by hand, with a reason."""
+    return alerts.resolve(alert_id, call.principal.sub, call.body(AlertResolve), settings=call.settings)
+
+
+@app.route(SILENCES, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def list_silences(call: Call):
+    """The silences in force (?state=all: every silence, newest first, paginated)."""
+    return alerts.list_silences(call.params(SilenceListQuery), settings=call.settings)
+
+
+@app.route(SILENCES, methods=["POST"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def create_silence(call: Call):
+    """Stop notifications for the alerts the matchers select, until endsAt or until an alert resolves."""
+    record = alerts.create_silence(call.body(SilenceCreate), call.principal.sub, settings=call.settings)
+    return json_response(record, 201, {"Location": f"{SILENCES}/{record['id']}"})
+
+
+@app.route(SILENCES + "/{silence_id}", methods=["DELETE"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def expire_silence(call: Call, silence_id: str):
+    """Expire a silence now (it stays listed under ?state=all, with expiredAt and expiredBy)."""
+    return alerts.expire_silence(silence_id, call.principal.sub, settings=call.settings)
 
 
 # ---- alerts: delivery

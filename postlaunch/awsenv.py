@@ -35,15 +35,28 @@ def template_variables(template: Mapping[str, Any] | None = None) -> dict[str, A
     return dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
 
 
-def env_from_resources(variables: Mapping[str, Any], physical: Mapping[str, str]) -> dict[str, str]:
+def template_parameters(template: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The template's parameters with their defaults (a stack created without a value gets these)."""
+    if template is None:
+        template = json.loads(TEMPLATE.read_text())
+    return {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+
+
+def env_from_resources(
+    variables: Mapping[str, Any], physical: Mapping[str, str], parameters: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Map each variable to a value: a `Ref` to a created resource becomes its physical id (a table's
-    name, a topic's ARN: what `Ref` yields in CloudFormation too); a literal string stays as is.
+    name, a topic's ARN: what `Ref` yields in CloudFormation too); a `Ref` to a parameter its value
+    (SLACK_WEBHOOK_SECRET_ARN; empty means "not configured"); a literal string stays as is.
     Variables whose resource is not in `physical` are left out, so the caller can tell what is missing.
     """
     env: dict[str, str] = {}
+    parameters = parameters or {}
     for var, value in variables.items():
         if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in physical:
             env[var] = physical[value["Ref"]]
+        elif isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+            env[var] = parameters[value["Ref"]]
         elif isinstance(value, str):
             env[var] = value
     return env
@@ -72,6 +85,19 @@ def stack_resources(stack_name: str, cfn_client: Any) -> dict[str, str]:
             ) from exc
         raise AwsEnvError(f"Could not read stack {stack_name!r}: {exc}") from exc
     return physical
+
+
+def stack_parameters(stack_name: str, cfn_client: Any) -> dict[str, str]:
+    """The parameter values a stack was created with (none on the local stack: defaults apply)."""
+    try:
+        stacks = cfn_client.describe_stacks(StackName=stack_name)["Stacks"]
+    except Exception:  # noqa: BLE001 - stack_resources already said whether the stack exists
+        return {}
+    return (
+        {p["ParameterKey"]: p.get("ParameterValue", "") for p in (stacks[0].get("Parameters") or [])}
+        if stacks
+        else {}
+    )
 
 
 @dataclass
@@ -110,7 +136,8 @@ def resolve_env(
         raise AwsEnvError(
             f"Could not reach CloudFormation at {hint} to read stack {stack_name!r}: {exc}"
         ) from exc
-    resolved = env_from_resources({var: variables[var] for var in wanted}, physical)
+    parameters = {**template_parameters(template), **stack_parameters(stack_name, cfn_client)}
+    resolved = env_from_resources({var: variables[var] for var in wanted}, physical, parameters)
     env.update(resolved)
     return ResolvedEnv(
         env=env,

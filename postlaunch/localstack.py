@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from postlaunch.awsenv import env_from_resources, template_variables
+from postlaunch.awsenv import env_from_resources, template_parameters, template_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.json"
@@ -143,7 +143,7 @@ def provision(
     }
     _apply_table_settings(endpoint, body, physical)
     # The same variable -> resource mapping the CLI uses against a deployed stack (postlaunch.awsenv).
-    env = env_from_resources(template_variables(template), physical)
+    env = env_from_resources(template_variables(template), physical, template_parameters(template))
     return Provisioned(stack_name=stack_name, physical=physical, env=env)
 
 

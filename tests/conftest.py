@@ -78,6 +78,9 @@ class Api:
     def patch(self, path: str, **kw) -> requests.Response:
         return self.request("PATCH", path, **kw)
 
+    def delete(self, path: str, **kw) -> requests.Response:
+        return self.request("DELETE", path, **kw)
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Iterator[Stack]:

@@ -165,6 +165,36 @@ def test_documented_bodies_carry_the_rules_the_api_enforces(doc, doc_schema, mod
         assert constraints(documented["properties"][name]) == constraints(prop), name
 
 
+@pytest.mark.parametrize("doc_schema", ["AlertResolve", "Matcher"])
+def test_documented_alert_bodies_carry_the_rules_the_api_enforces(doc, doc_schema):
+    from chalicelib.schemas import alerts as schema
+
+    documented = doc["components"]["schemas"][doc_schema]
+    generated = getattr(schema, doc_schema).model_json_schema(by_alias=True)
+    assert set(documented["properties"]) == set(generated["properties"])
+    assert documented.get("additionalProperties") is False
+    assert set(documented.get("required", [])) == set(generated.get("required", []))
+    for name, prop in generated["properties"].items():
+        assert constraints(documented["properties"][name]) == constraints(prop), name
+
+
+def test_documented_silence_body_carries_the_rules_the_api_enforces(doc):
+    from chalicelib.schemas.alerts import SilenceCreate
+
+    documented = doc["components"]["schemas"]["SilenceCreate"]
+    generated = SilenceCreate.model_json_schema(by_alias=True)
+    assert set(documented["properties"]) == set(generated["properties"])
+    assert set(documented["required"]) == set(generated["required"])
+    assert documented["additionalProperties"] is False
+    assert documented["properties"]["endsAt"] == {"$ref": "#/components/schemas/Instant"}
+    assert parses_instants(SilenceCreate, "endsAt")
+    for name in ("matchers", "comment", "alertId", "untilResolved"):
+        want = constraints(generated["properties"][name])
+        if name == "matchers":
+            want["items"] = {"type": None}  # a $ref in both
+        assert constraints(documented["properties"][name]) == want, name
+
+
 def query_parameters(doc: dict, path: str, method: str, *, resolved: bool = True) -> dict[str, dict]:
     op = doc["paths"][path][method]
     declared = op.get("parameters", []) + doc["paths"][path].get("parameters", [])
@@ -203,6 +233,8 @@ QUERY_MODELS = [
     ("/api/monitoring/system-health", "get", "chalicelib.schemas.health", "HealthQuery"),
     ("/api/monitoring/system-health/history", "get", "chalicelib.schemas.health", "HistoryQuery"),
     ("/api/monitoring/system-health/slo", "get", "chalicelib.schemas.health", "SloQuery"),
+    ("/api/monitoring/alerts", "get", "chalicelib.schemas.alerts", "AlertListQuery"),
+    ("/api/monitoring/silences", "get", "chalicelib.schemas.alerts", "SilenceListQuery"),
 ]
 
 

@@ -229,8 +229,15 @@ load_errors: dict[str, str] = {}
 def commands_in(module: Any) -> list[click.Command]:
     """The click commands a module defines (not ones it merely imports, such as the group itself)."""
     found = []
+    # A group's subcommands (`alerts ack`) belong under the group, not at the top level.
+    nested = {
+        id(sub)
+        for value in vars(module).values()
+        if isinstance(value, click.Group)
+        for sub in value.commands.values()
+    }
     for value in vars(module).values():
-        if isinstance(value, click.Command) and value is not cli:
+        if isinstance(value, click.Command) and value is not cli and id(value) not in nested:
             callback = value.callback
             if callback is not None and getattr(callback, "__module__", None) == module.__name__:
                 found.append(value)

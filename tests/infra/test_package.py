@@ -141,3 +141,24 @@ def test_packaged_template_holds_the_seeds_two_prometheus_rules_as_alarms(packag
         g["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and "kms:GenerateDataKey*" in g["Action"]
         for g in grants
     )
+
+
+@pytest.mark.slow
+def test_each_slack_notifier_is_subscribed_to_its_severity_topic(packaged):
+    template = json.loads((packaged / "sam.json").read_text())
+    resources = template["Resources"]
+    for function, topic in (
+        ("NotifySlackPaging", "AlertsPagingTopic"),
+        ("NotifySlackWarning", "AlertsWarningTopic"),
+        ("NotifySlackDigest", "AlertsDigestTopic"),
+    ):
+        # Chalice writes the topic name of app.py's @app.on_sns_message into an ARN; its
+        # ${AWS::StackName} resolves to the TopicName the merge template gives the topic.
+        [event] = resources[function]["Properties"]["Events"].values()
+        arn = event["Properties"]["Topic"]["Fn::Sub"]
+        name = resources[topic]["Properties"]["TopicName"]["Fn::Sub"]
+        assert arn == "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + name
+        # A subscription by name has no dependency of its own; the function's (and so the
+        # subscription's) comes from the topic ARN every function gets in Globals.
+        assert {"Ref": topic} in template["Globals"]["Function"]["Environment"]["Variables"].values()
+        assert resources[function]["Properties"]["Handler"] == "app.notify_slack_" + function[11:].lower()

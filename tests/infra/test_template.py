@@ -70,5 +70,12 @@ def test_each_severity_route_has_its_own_encrypted_topic_named_for_the_sns_handl
 
 
 def test_stateful_tables_survive_stack_deletion():
-    for name in ("FeedbackTable", "RollupsTable", "IssuesTable", "HealthTable", "AlertsTable"):
+    for name in (
+        "FeedbackTable",
+        "RollupsTable",
+        "IssuesTable",
+        "HealthTable",
+        "AlertsTable",
+        "SilencesTable",
+    ):
         assert RESOURCES[name]["DeletionPolicy"] == "Retain"

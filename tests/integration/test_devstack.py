@@ -35,6 +35,7 @@ class DevStackProcess:
             "ISSUES_TABLE",
             "HEALTH_TABLE",
             "ALERTS_TOPIC_ARN",
+            "SILENCES_TABLE",
         ):
             env.pop(var, None)
         env.update(API_PORT=str(self.api_port), MOTO_PORT=str(self.moto_port), PYTHONUNBUFFERED="1")

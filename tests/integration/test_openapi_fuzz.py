@@ -9,6 +9,7 @@ run, in pytest's summary (`schemathesis: N generated cases sent`).
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -62,6 +63,17 @@ def fresh_item(stack) -> str:
     return response.json()["id"]
 
 
+def fresh_alert(stack) -> str:
+    from chalicelib.alerts import engine
+    from chalicelib.alerts.model import Condition
+
+    condition = Condition(
+        rule="FuzzTarget", severity="warning", summary="fuzz", labels={"case": uuid.uuid4().hex}
+    )
+    alert, _ = engine.fire(condition, settings=stack.settings())
+    return alert["id"]
+
+
 @pytest.mark.parametrize("role", ["admin", "staff"])
 @schema.parametrize()
 @settings(
@@ -77,6 +89,10 @@ def test_every_answer_is_one_the_document_describes(case, role, stack, tokens, r
     # a fresh real one, so reads and triage get past the 404 to the lifecycle, redaction and locking
     if "feedback_id" in (case.path_parameters or {}) and counts["roles"][role] % 2 == 0:
         case.path_parameters = {**case.path_parameters, "feedback_id": fresh_item(stack)}
+    # ... and every other one naming an alert names a fresh firing one, so acknowledge and resolve
+    # reach the lifecycle
+    if "alert_id" in (case.path_parameters or {}) and counts["roles"][role] % 2 == 0:
+        case.path_parameters = {**case.path_parameters, "alert_id": fresh_alert(stack)}
     # When it is sent with a real token of the role
     response = case.call(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {tokens[role]}"}, timeout=30

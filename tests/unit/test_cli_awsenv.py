@@ -52,10 +52,23 @@ def test_a_resource_missing_from_the_stack_is_left_out():
 def test_the_real_template_maps_every_variable():
     variables = template_variables()
     assert "FEEDBACK_TABLE" in variables
-    resources = load_template()["Resources"]
+    template = load_template()
+    known = set(template["Resources"]) | set(template.get("Parameters", {}))
     for var, value in variables.items():
         if isinstance(value, dict):
-            assert value.get("Ref") in resources, f"{var} refers to a resource the template lacks"
+            assert value.get("Ref") in known, f"{var} refers to a resource or parameter the template lacks"
+
+
+def test_a_parameter_reference_takes_the_stack_value_or_the_default():
+    variables = {"SLACK_WEBHOOK_SECRET_ARN": {"Ref": "SlackWebhookSecretArn"}}
+
+    assert env_from_resources(variables, {}, {"SlackWebhookSecretArn": ""}) == {
+        "SLACK_WEBHOOK_SECRET_ARN": ""
+    }
+    assert env_from_resources(variables, {}, {"SlackWebhookSecretArn": "arn:s"}) == {
+        "SLACK_WEBHOOK_SECRET_ARN": "arn:s"
+    }
+    assert env_from_resources(variables, {}) == {}
 
 
 def test_environment_wins_without_asking_cloudformation():
