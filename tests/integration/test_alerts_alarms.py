@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.alerts import engine
+from chalicelib.alerts import engine, rules
 from chalicelib.alerts.model import Condition, fingerprint
 from chalicelib.store import alerts as store
 from postlaunch.devstack import LambdaContext, load_app, sns_event
@@ -187,18 +187,62 @@ def test_alarm_then_ok_resolves_the_alert(paging, settings, api):
     assert again["id"] != fired["id"] and again["count"] == 1
 
 
-def test_the_evaluator_and_the_alarm_seeing_one_condition_make_one_alert(paging, settings, api):
-    # Given the evaluator saw the high error rate first
-    seen = Condition("HighErrorRate", "critical", "5xx rate 12 %", {"api": api}, 12.0, 10.0)
-    evaluated = engine.apply_evaluation([seen], {"HighErrorRate"}, T0, settings)
+def put_error_minutes(stack, api: str, now: datetime, counts: list[int], errors: list[int]) -> None:
+    """5XXError and Count datapoints for the minutes before `now`, newest first, as API Gateway would."""
+    end = now.replace(second=0, microsecond=0)
+    data = [
+        {
+            "MetricName": metric,
+            "Dimensions": [{"Name": "ApiName", "Value": api}],
+            "Timestamp": end - timedelta(minutes=i + 1) + timedelta(seconds=10),
+            "Value": float(v),
+            "Unit": "Count",
+        }
+        for metric, values in (("Count", counts), ("5XXError", errors))
+        for i, v in enumerate(values)
+    ]
+    stack.aws_client("cloudwatch").put_metric_data(Namespace="AWS/ApiGateway", MetricData=data)
 
-    # When the alarm on the same API goes to ALARM a minute later
-    paging.publish(alarm_message(api, "ALARM", T0 + timedelta(minutes=1)))
+
+def evaluate_error_rate(settings, api: str, now: datetime) -> dict:
+    """The scheduled evaluation's HighErrorRate rule over the CloudWatch data of `api`, applied."""
+    watching = settings.model_copy(update={"health_api_name": api})
+    judged = rules.evaluate(now, watching, rules={"HighErrorRate"})
+    assert judged.evaluated == {"HighErrorRate"}, judged.not_evaluated
+    return engine.apply_evaluation(judged.conditions, judged.evaluated, now, watching)
+
+
+def test_the_evaluator_and_the_alarm_seeing_one_condition_make_one_alert(stack, paging, settings, api):
+    # Given 20 % and 15 % 5xx answers in the last two minutes of the API, in CloudWatch
+    now = datetime.now(UTC).replace(second=30, microsecond=0)
+    put_error_minutes(stack, api, now, counts=[100, 200], errors=[20, 30])
+    # ... and the evaluator's HighErrorRate rule saw it
+    evaluated = evaluate_error_rate(settings, api, now)
+    assert evaluated["new"] == 1
+
+    # When the alarm on the same API goes to ALARM a few seconds later
+    paging.publish(alarm_message(api, "ALARM", now + timedelta(seconds=20)))
     [from_alarm] = paging.deliver()
 
-    # Then both are one alert, counted twice
+    # Then both are one alert, counted twice, and it is the only active one of that API
     assert from_alarm["id"] == evaluated["alerts"][0]["id"]
     assert store.get(from_alarm["id"])["count"] == 2
+    active = [a for a in store.active_alerts(settings) if a["labels"].get("api") == api]
+    assert [a["id"] for a in active] == [from_alarm["id"]]
+
+
+def test_the_alarm_first_then_the_evaluator_is_still_one_alert(stack, paging, settings, api):
+    now = datetime.now(UTC).replace(second=30, microsecond=0)
+    # Given the alarm fired first
+    paging.publish(alarm_message(api, "ALARM", now - timedelta(seconds=20)))
+    [from_alarm] = paging.deliver()
+    # When the evaluator then sees the same condition in CloudWatch
+    put_error_minutes(stack, api, now, counts=[50, 40], errors=[10, 8])
+    evaluated = evaluate_error_rate(settings, api, now)
+    # Then it counts a sighting of the alarm's alert instead of opening another
+    assert evaluated["new"] == 0 and evaluated["alerts"][0]["id"] == from_alarm["id"]
+    alert = store.get(from_alarm["id"])
+    assert alert["count"] == 2 and alert["value"] == 20.0  # the evaluator's newest minute
 
 
 def test_a_late_ok_does_not_resolve_a_condition_seen_since(paging, settings, api):
