@@ -425,7 +425,7 @@ def load_all(now: datetime | None = None, progress: Tracker | None = None) -> It
     started = time.monotonic()
     result = load_feedback(now, progress=progress)
     yield feedback_line(result, time.monotonic() - started)
-    for module_name in ("postlaunch.demo_health",):
+    for module_name in ("postlaunch.demo_health", "postlaunch.demo_alerts"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
