@@ -312,3 +312,21 @@ def test_the_webhook_url_comes_from_secrets_manager_and_never_reaches_the_logs(
     assert len(server.texts_about(rule)) == 1
     out = capsys.readouterr()
     assert "not-a-real-secret" not in out.out + out.err
+
+
+def test_a_failed_post_that_overtakes_the_dispatchers_clear_still_owes_its_retry(stack, fake_slack):
+    # Given an alert whose firing notice is published but not yet cleared by the dispatcher
+    t0, rule = utcnow(), rule_name()
+    alert = fire(rule, t0)
+    settings = stack.settings()
+    message = delivery.group_message(rule, "paging", [(alert, "firing")], t0, settings)
+
+    # When the Slack handler gets it first and Slack fails, then the dispatcher clears what it sent
+    fake_slack.script = [(500, {}, "boom")]
+    delivery.notify_slack(message, now=t0 + SECOND)
+    cleared = store.clear_notify_pending(alert["id"], "firing")
+
+    # Then the clear leaves the retry in place: the failure is not lost
+    assert cleared is False
+    assert store.get(alert["id"])["notifyPending"] == "retry"
+    assert [(d["attempt"], d["outcome"]) for d in slack_entries(alert["id"])] == [(1, "failed")]
