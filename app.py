@@ -3,6 +3,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib.alerts import delivery
+from chalicelib.alerts import rules as alert_rules
 from chalicelib.alerts import service as alerts
 from chalicelib.auth import Role
 from chalicelib.config import get_settings
@@ -137,6 +138,14 @@ def ingest_metrics(call: Call):
 def evaluate_health(event):
     """Evaluate health, store the snapshot, publish HealthScore to CloudWatch."""
     return health.run_scheduled_evaluation()
+
+
+# ---- alerts: core
+# ALERT_SCHEDULE_MINUTES is read at import, like HEALTH_SCHEDULE_MINUTES (docs/alerts.md, "Rules").
+@app.schedule(Rate(get_settings().alert_schedule_minutes, unit=Rate.MINUTES), name="evaluate_alerts")
+def evaluate_alerts(event):
+    """Judge every alert rule, record what fires, resolve what cleared, escalate what is overdue."""
+    return alert_rules.run()
 
 
 # ---- alerts: api

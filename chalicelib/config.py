@@ -175,6 +175,43 @@ class Settings(BaseModel):
     alert_active_max: int = Field(default=1000, ge=1)
     # The evaluator runs every alert_schedule_minutes (read when app.py is imported, like health's).
     alert_schedule_minutes: int = Field(default=1, ge=1, le=60)
+    # Rules (docs/alerts.md, "Rules"). "Sustained N minutes" = the newest N one-minute datapoints
+    # within the last N + alert_metric_delay_minutes minutes all breach (CloudWatch publishes a
+    # minute or two late, so the newest minutes may have no datapoint yet).
+    alert_metric_delay_minutes: int = Field(default=3, ge=0, le=60)
+    alert_high_error_rate_percent: float = Field(default=10, gt=0, le=100)
+    alert_high_error_rate_minutes: int = Field(default=2, ge=1, le=60)
+    alert_elevated_error_rate_percent: float = Field(default=2, gt=0, le=100)
+    alert_elevated_error_rate_minutes: int = Field(default=5, ge=1, le=60)
+    alert_degraded_latency_ms: float = Field(default=1000, gt=0)
+    alert_degraded_latency_minutes: int = Field(default=5, ge=1, le=60)
+    alert_slow_latency_ms: float = Field(default=500, gt=0)
+    alert_slow_latency_minutes: int = Field(default=5, ge=1, le=60)
+    alert_memory_percent: float = Field(default=90, gt=0, le=100)
+    alert_memory_minutes: int = Field(default=5, ge=1, le=60)
+    # SecurityBreach: this many 401/403 answers (our AuthFailures metric) within the window.
+    alert_auth_failures_count: int = Field(default=50, ge=1)
+    alert_auth_failures_minutes: int = Field(default=5, ge=1, le=60)
+    # SystemDown: no API requests for this long while the latest health snapshot reports active
+    # workspaces; or no health snapshot newer than alert_health_stale_minutes (evaluation failing).
+    alert_no_traffic_minutes: int = Field(default=10, ge=1, le=60)
+    alert_health_stale_minutes: int = Field(default=15, ge=1, le=1440)
+    # DataLossRisk: the tables checked (empty = every table of this stack) and how far behind now
+    # the latest restorable time may lag before point-in-time recovery counts as failing.
+    alert_backup_tables: list[str] = Field(default_factory=list)
+    alert_pitr_max_lag_minutes: int = Field(default=30, ge=1)
+    # Feedback rules: a window of recent feedback (byMonth index, at most alert_feedback_max_items read).
+    alert_feature_failure_count: int = Field(default=3, ge=1)
+    alert_feature_failure_minutes: int = Field(default=60, ge=1, le=1440)
+    alert_similar_complaints_count: int = Field(default=5, ge=1)
+    alert_similar_complaints_minutes: int = Field(default=60, ge=1, le=1440)
+    alert_feedback_max_items: int = Field(default=1000, ge=1)
+    # LowAdoption: daily active users below this share (percent) of enabled users (health's snapshot).
+    alert_low_adoption_percent: float = Field(default=30, gt=0, le=100)
+    # IntegrationFailure: alerts whose latest delivery attempt (within the window) failed or was
+    # given up, at least this many.
+    alert_integration_failures: int = Field(default=1, ge=1)
+    alert_integration_window_minutes: int = Field(default=60, ge=1, le=1440)
 
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
@@ -219,6 +256,18 @@ class Settings(BaseModel):
         return self.health_percentile_stats
 
     @property
+    def stack_tables(self) -> list[str]:
+        """Every table of this stack (DataLossRisk checks them unless ALERT_BACKUP_TABLES says otherwise)."""
+        return self.alert_backup_tables or [
+            self.feedback_table,
+            self.idempotency_table,
+            self.rollups_table,
+            self.issues_table,
+            self.health_table,
+            self.alerts_table,
+        ]
+
+    @property
     def health_tables(self) -> list[str]:
         return self.health_dynamodb_tables or [self.feedback_table]
 
@@ -236,6 +285,7 @@ class Settings(BaseModel):
             "cors_origins": _csv(env.get("CORS_ORIGINS")),
             "jwt_audience": _csv(env.get("JWT_AUDIENCE")),
             "health_dynamodb_tables": _csv(env.get("HEALTH_DYNAMODB_TABLES")),
+            "alert_backup_tables": _csv(env.get("ALERT_BACKUP_TABLES")),
             **({"jwt_token_use": _csv(env.get("JWT_TOKEN_USE"))} if _csv(env.get("JWT_TOKEN_USE")) else {}),
             **(
                 {"health_dynamodb_operations": _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))}
@@ -262,6 +312,30 @@ class Settings(BaseModel):
             "alert_deliveries_max",
             "alert_active_max",
             "alert_schedule_minutes",
+            "alert_metric_delay_minutes",
+            "alert_high_error_rate_percent",
+            "alert_high_error_rate_minutes",
+            "alert_elevated_error_rate_percent",
+            "alert_elevated_error_rate_minutes",
+            "alert_degraded_latency_ms",
+            "alert_degraded_latency_minutes",
+            "alert_slow_latency_ms",
+            "alert_slow_latency_minutes",
+            "alert_memory_percent",
+            "alert_memory_minutes",
+            "alert_auth_failures_count",
+            "alert_auth_failures_minutes",
+            "alert_no_traffic_minutes",
+            "alert_health_stale_minutes",
+            "alert_pitr_max_lag_minutes",
+            "alert_feature_failure_count",
+            "alert_feature_failure_minutes",
+            "alert_similar_complaints_count",
+            "alert_similar_complaints_minutes",
+            "alert_feedback_max_items",
+            "alert_low_adoption_percent",
+            "alert_integration_failures",
+            "alert_integration_window_minutes",
             "auth_mode",
             "dev_token_secret",
             "jwt_issuer",

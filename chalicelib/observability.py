@@ -10,6 +10,9 @@ from aws_lambda_powertools import Logger, Metrics
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "post-launch-monitor")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "PostLaunchMonitor")
 
+# 401 and 403 answers, counted by the HTTP middleware; the SecurityBreach alert rule reads it back.
+AUTH_FAILURES_METRIC = "AuthFailures"
+
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 

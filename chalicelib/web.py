@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.auth import Principal, Role, TokenVerifier, authenticate
 from chalicelib.config import Settings, get_settings
 from chalicelib.errors import DomainError, FieldError, ValidationFailed, status_for
-from chalicelib.observability import flush_metrics, logger, metrics
+from chalicelib.observability import AUTH_FAILURES_METRIC, flush_metrics, logger, metrics
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -189,6 +189,9 @@ class Api:
             metrics.add_metric(name="ApiRequests", unit=MetricUnit.Count, value=1)
             if response.status_code >= 500:
                 metrics.add_metric(name="ApiServerErrors", unit=MetricUnit.Count, value=1)
+            if response.status_code in (401, 403):
+                # Read back from CloudWatch by the SecurityBreach alert rule (chalicelib.alerts.rules).
+                metrics.add_metric(name=AUTH_FAILURES_METRIC, unit=MetricUnit.Count, value=1)
             flush_metrics()
             logger.info("request done", extra={"status": response.status_code})
             logger.remove_keys(["path", "method", "user", "workspace"])

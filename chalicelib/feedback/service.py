@@ -23,6 +23,7 @@ from chalicelib.auth import Principal
 from chalicelib.config import Settings
 from chalicelib.errors import (
     Conflict,
+    DomainError,
     FieldError,
     Forbidden,
     IdempotencyKeyReused,
@@ -211,6 +212,8 @@ def submit_feedback(
             "redactions": stored["redactions"],
         },
     )
+    if lifecycle.alerts_on_submit(stored["category"], stored["severity"]):
+        _fire_alert(stored, settings)
     if stored.get("notifyPending"):
         stored = _publish_alert(stored, settings, sns_client)
     return public_view(stored), False
@@ -254,6 +257,29 @@ def alert_message(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
         "createdAt": record["createdAt"],
     }
     return message, {"severity": record["severity"], "category": record["category"]}
+
+
+def _fire_alert(record: dict[str, Any], settings: Settings) -> None:
+    """The alert record of a critical bug report (rule CriticalBugReport, source "feedback"): it is
+    routed, escalated and resolved like every other alert. The title is the stored, redacted one. A
+    failure here is logged, not raised: the feedback is stored and its alerts-topic publish (below,
+    retried until delivered) still tells someone."""
+    from chalicelib.alerts.engine import fire
+    from chalicelib.alerts.model import Condition
+    from chalicelib.alerts.rules import CRITICAL_BUG_REPORT
+
+    condition = Condition(
+        CRITICAL_BUG_REPORT,
+        "critical",
+        f"Critical bug report about {record['featureArea']}: {record['title']}",
+        {"feedbackId": record["id"], "featureArea": record["featureArea"]},
+        source="feedback",
+    )
+    try:
+        fire(condition, parse_iso(record["createdAt"]), settings)
+    except DomainError as exc:
+        logger.error("feedback alert not recorded", extra={"feedbackId": record["id"], "reason": exc.message})
+        metrics.add_metric(name="FeedbackAlertRecordFailed", unit=MetricUnit.Count, value=1)
 
 
 def _publish_alert(record: dict[str, Any], settings: Settings, sns_client: Any | None) -> dict[str, Any]:
@@ -527,6 +553,35 @@ def open_feedback(
                     "createdAt": record["createdAt"],
                 }
             )
+    return out
+
+
+def recent_feedback(
+    start: datetime, end: datetime, max_items: int, settings: Settings | None = None
+) -> Capped:
+    """Feedback created in [start, end], all workspaces, newest first, from the byMonth index (a
+    window touches only its months): id, category, severity, featureArea, createdAt. At most
+    `max_items` are read (`truncated` when the window held more). For the alert rules."""
+    store.bind(settings)
+    out = Capped()
+    start_key, end_key = iso(start), iso(end)
+    for month in months_newest_first(start, end):
+        query = store.DateQuery(
+            "byMonth",
+            month,
+            start_key,
+            end_key,
+            attributes=("id", "category", "severity", "featureArea", "createdAt", "month"),
+        )
+        while not query.done and len(out) < max_items:
+            records, _ = query.read_page(max_items - len(out))
+            out.extend(
+                {k: r.get(k) for k in ("id", "category", "severity", "featureArea", "createdAt")}
+                for r in records
+            )
+        if len(out) >= max_items:
+            out.truncated = not query.done or month != months_newest_first(start, end)[-1]
+            break
     return out
 
 

@@ -42,11 +42,6 @@ ActiveAlertsFn = Callable[[], Sequence[Mapping[str, Any]]]
 
 STABILITY_SEVERITIES = ("critical", "high")
 
-ALERTS_NOT_BUILT = (
-    "alerts are not built yet (roadmap: the alerts issue); HealthSources.active_alerts is the seam "
-    "that will supply them. They are shown, not scored: alerts fire on the same error rate and "
-    "latency the performance rules already deduct for."
-)
 BACKDATED_STABILITY = (
     "back-dated evaluation: open issues and feedback are only known as of now, not as of this instant"
 )
@@ -60,8 +55,8 @@ class HealthSources:
     satisfaction: SatisfactionFn | None = None
     open_feedback: OpenFeedbackFn | None = None
     open_issues: OpenIssuesFn | None = None
-    # Seam for the alerts capability: a callable returning the active alerts. Until it exists,
-    # None means "not available" (activeAlerts is null with ALERTS_NOT_BUILT as the reason).
+    # The active alerts (firing or acknowledged): shown as stability.activeAlerts, not scored (alerts
+    # fire on the same error rate and latency the performance rules already deduct for).
     active_alerts: ActiveAlertsFn | None = None
 
 
@@ -81,7 +76,17 @@ def default_sources(settings: Settings) -> HealthSources:
 
         return read_open_issues(severities, settings=settings)
 
-    return HealthSources(satisfaction=satisfaction, open_feedback=open_feedback, open_issues=open_issues)
+    def active_alerts() -> Sequence[Mapping[str, Any]]:
+        from chalicelib.store.alerts import active_alerts as read_active_alerts
+
+        return read_active_alerts(settings)
+
+    return HealthSources(
+        satisfaction=satisfaction,
+        open_feedback=open_feedback,
+        open_issues=open_issues,
+        active_alerts=active_alerts,
+    )
 
 
 def _with_defaults(sources: HealthSources | None, settings: Settings) -> HealthSources:
@@ -93,7 +98,7 @@ def _with_defaults(sources: HealthSources | None, settings: Settings) -> HealthS
         satisfaction=sources.satisfaction or base.satisfaction,
         open_feedback=sources.open_feedback or base.open_feedback,
         open_issues=sources.open_issues or base.open_issues,
-        active_alerts=sources.active_alerts,
+        active_alerts=sources.active_alerts or base.active_alerts,
     )
 
 
@@ -203,13 +208,10 @@ def evaluate(
     rates = read_rates(windows.rates, at, settings, cw)
     satisfaction, responses, critical, high, feedback_detail = _read_feedback(sources, windows, backdated)
 
-    if sources.active_alerts is None:
-        alerts: Reading = Reading.missing(ALERTS_NOT_BUILT)
-    else:
-        try:
-            alerts = Reading(float(len(sources.active_alerts())))
-        except Exception as exc:  # noqa: BLE001
-            alerts = Reading.missing(f"active alerts could not be read: {_failure(exc)}")
+    try:
+        alerts = Reading(float(len(sources.active_alerts())))  # type: ignore[misc]
+    except Exception as exc:  # noqa: BLE001 - a failing source makes its field missing, never a 500
+        alerts = Reading.missing(f"active alerts could not be read: {_failure(exc)}")
 
     result = compute_score(
         ScoreInputs(

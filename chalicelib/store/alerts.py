@@ -350,6 +350,24 @@ def active_alerts(settings: Settings | None = None) -> Capped:
     return found
 
 
+def resolved_since(
+    first_seen_from: str, limit: int, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Resolved alerts first seen at or after the instant, newest first, at most `limit` (one Query)."""
+    bind_models(settings)
+    try:
+        items = AlertItem.by_state.query(
+            "resolved",
+            AlertItem.firstSeen >= first_seen_from,
+            scan_index_forward=False,
+            limit=limit,
+            page_size=min(limit, 1000),
+        )
+        return [to_record(i) for i in items]
+    except PynamoDBException as exc:
+        raise table_error(exc, "read the resolved alerts") from exc
+
+
 def _encode_cursor(partition: int, key: dict | None) -> str:
     raw = json.dumps({"p": partition, "k": key}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -112,10 +112,12 @@ def save_snapshot(
     return key
 
 
-def latest_snapshot(settings: Settings | None = None) -> Snapshot | None:
+def latest_snapshot(settings: Settings | None = None, before: datetime | None = None) -> Snapshot | None:
+    """The newest snapshot (at or before `before`, when given)."""
     bind_models(settings)
+    condition = HealthItem.at <= at_key(before) if before is not None else None
     try:
-        for item in HealthItem.query(SNAPSHOT_SERIES, scan_index_forward=False, limit=1):
+        for item in HealthItem.query(SNAPSHOT_SERIES, condition, scan_index_forward=False, limit=1):
             return Snapshot(at=parse_at(item.at), report=json.loads(item.payload or "{}"))
     except PynamoDBException as exc:
         raise table_error(exc, "read health snapshots") from exc

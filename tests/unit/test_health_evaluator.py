@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.errors import UpstreamUnavailable
-from chalicelib.health.evaluator import ALERTS_NOT_BUILT, HealthSources, evaluate
+from chalicelib.health.evaluator import HealthSources, evaluate
 from chalicelib.health.sources import CPU_REASON, DISK_REASON
 from chalicelib.store.issues import IssueRecord
 from tests.unit.health_fakes import FakeCloudWatch
@@ -77,7 +77,7 @@ def full_cloudwatch() -> FakeCloudWatch:
     return cw
 
 
-def sources(cw, *, satisfaction=None, issues=(), feedback=(), alerts=None) -> HealthSources:
+def sources(cw, *, satisfaction=None, issues=(), feedback=(), alerts=lambda: []) -> HealthSources:
     return HealthSources(
         cloudwatch=cw,
         satisfaction=lambda start, end: (
@@ -139,13 +139,24 @@ def test_full_evaluation_reads_derives_and_explains():
     )
 
 
-def test_cpu_disk_and_alerts_are_null_with_reasons_and_not_scored():
+def test_cpu_and_disk_are_null_with_reasons_and_not_scored():
     ev = evaluate(NOW, settings=settings(), sources=sources(full_cloudwatch()))
     missing = {m.field: m for m in ev.report.missing}
     assert missing["performance.cpuUsage"].reason == CPU_REASON
     assert missing["performance.diskUsage"].reason == DISK_REASON
-    assert missing["stability.activeAlerts"].reason == ALERTS_NOT_BUILT
     assert not any(m.scoreInput for m in missing.values())
+    assert ev.report.stability.activeAlerts == 0
+
+
+def test_active_alerts_that_cannot_be_read_are_null_with_the_reason_and_not_scored():
+    def failing():
+        raise UpstreamUnavailable("Could not read the active alerts; try again.")
+
+    ev = evaluate(NOW, settings=settings(), sources=sources(full_cloudwatch(), alerts=failing))
+    missing = {m.field: m for m in ev.report.missing}
+    assert ev.report.stability.activeAlerts is None
+    assert missing["stability.activeAlerts"].reason.startswith("active alerts could not be read")
+    assert missing["stability.activeAlerts"].scoreInput is False
 
 
 def test_active_alerts_seam_is_shown_when_supplied():
