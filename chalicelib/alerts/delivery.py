@@ -384,9 +384,9 @@ def notify_slack(
         return {"outcome": "ignored"}
     text, blocks = slack_text(message)
     outcome = slack.post(text, blocks, settings=settings, secrets_client=secrets_client)
-    recorded = _record_slack(
-        [a["id"] for a in message["alerts"]], outcome, now, settings, retry_after=outcome.retry_after
-    )
+    # A retry (posted by retry_deliveries) carries no owed event of its own.
+    carried = {a["id"]: None if message.get("retry") else a.get("event") for a in message["alerts"]}
+    recorded = _record_slack(carried, outcome, now, settings, retry_after=outcome.retry_after)
     result = {
         "outcome": outcome.outcome,
         "error": outcome.error,
@@ -402,14 +402,15 @@ def notify_slack(
 
 
 def _record_slack(
-    alert_ids: list[str],
+    carried: dict[str, str | None],
     outcome: slack.SlackResult,
     now: datetime,
     settings: Settings,
     retry_after: float | None = None,
 ) -> dict[str, int]:
+    """Record the attempt on each alert of the group (`carried`: alert id -> the event it carried)."""
     counts = {"retrying": 0, "gaveUp": 0}
-    for alert_id in alert_ids:
+    for alert_id, event in carried.items():
         alert = store.get(alert_id)
         if alert is None:
             continue
@@ -429,12 +430,25 @@ def _record_slack(
                 store.clear_notify_pending(alert_id, RETRY)
             counts["gaveUp"] += 1
             continue
-        due = iso(now + backoff(attempt, settings, retry_after))
-        # A notification owed for a newer change carries this alert to Slack anyway; leave it be.
-        if alert.get("notifyPending") in (None, RETRY):
-            _set_fields(alert, {"notifyPending": RETRY, "notifyDueAt": due})
+        _schedule_retry(alert, event, iso(now + backoff(attempt, settings, retry_after)))
         counts["retrying"] += 1
     return counts
+
+
+def _schedule_retry(alert: dict[str, Any], carried: str | None, due: str) -> None:
+    """Owe a Slack retry at `due`. The SNS message can reach this handler before the dispatcher has
+    cleared the event it carried, so that event is replaced too (the dispatcher's clear is conditional
+    on it and then leaves the retry alone). A different event owed meanwhile, for a newer change,
+    carries the alert to Slack anyway: it is left as it is."""
+    current: dict[str, Any] | None = alert
+    for _ in range(4):
+        if current is None or current.get("notifyPending") not in (None, RETRY, carried):
+            return
+        try:
+            store.update(current["id"], current["version"], {"notifyPending": RETRY, "notifyDueAt": due})
+            return
+        except Conflict:
+            current = store.get(current["id"])
 
 
 def retry_deliveries(
@@ -451,7 +465,12 @@ def retry_deliveries(
     outcomes = []
     for (route, rule), members in groups.items():
         outcomes.append(
-            notify_slack(group_message(rule, route, members, now, settings), now, settings, secrets_client)
+            notify_slack(
+                group_message(rule, route, members, now, settings) | {"retry": True},
+                now,
+                settings,
+                secrets_client,
+            )
         )
     result = {
         "due": len(due),

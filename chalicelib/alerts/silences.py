@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from chalicelib.errors import DomainError, FieldError, InvalidTransition, NotFound, ValidationFailed
 from chalicelib.feedback.redaction import redact
+from chalicelib.observability import logger
 from chalicelib.schemas.alerts import SilenceCreate
 from chalicelib.store import silences as store
 
@@ -84,8 +85,12 @@ def _still_on(
             reason=RESOLVED_REASON,
             settings=settings,
         )
-    except Exception:  # noqa: BLE001 - a concurrent expiry or a failed write: it no longer applies either way
-        pass
+    except DomainError as error:
+        # A concurrent expiry (conflict) or a failed write: it no longer applies either way, and
+        # the next check tries the write again.
+        logger.info(
+            "until-resolved silence not expired now", extra={"silenceId": silence["id"], "code": error.code}
+        )
     return False
 
 

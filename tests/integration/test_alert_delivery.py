@@ -10,11 +10,9 @@ sees are its own although the session's tables are shared.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,38 +23,9 @@ from chalicelib.feedback.windows import utcnow
 from chalicelib.integrations import slack
 from chalicelib.store import alerts as store
 from postlaunch.devstack import SnsBridge, load_app
+from tests.slack_stub import FakeSlack
 
 SECOND = timedelta(seconds=1)
-
-
-class FakeSlack:
-    """An incoming-webhook stand-in: records each POST; answers from a script, then 200 "ok"."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.script: list[tuple[int, dict[str, str], str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fake.requests.append({"path": self.path, "json": json.loads(body or b"{}")})
-                status, headers, text = fake.script.pop(0) if fake.script else (200, {}, "ok")
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/not-a-real-secret"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def texts_about(self, rule: str) -> list[str]:
-        return [json.dumps(r["json"]) for r in self.requests if rule in json.dumps(r["json"])]
 
 
 @pytest.fixture
@@ -65,7 +34,7 @@ def fake_slack(stack, monkeypatch) -> Iterator[FakeSlack]:
     monkeypatch.setenv("SLACK_WEBHOOK_URL", server.url)
     reset_settings()
     yield server
-    server.server.shutdown()
+    server.stop()
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
     reset_settings()
 
@@ -335,7 +304,7 @@ def test_the_webhook_url_comes_from_secrets_manager_and_never_reaches_the_logs(
         delivery.dispatch(now=t0 + 11 * SECOND)
         bridge.poll()
     finally:
-        server.server.shutdown()
+        server.stop()
         slack.forget_cached_secret()
 
     # Then it was delivered through the secret's URL, which no log line contains
@@ -343,3 +312,21 @@ def test_the_webhook_url_comes_from_secrets_manager_and_never_reaches_the_logs(
     assert len(server.texts_about(rule)) == 1
     out = capsys.readouterr()
     assert "not-a-real-secret" not in out.out + out.err
+
+
+def test_a_failed_post_that_overtakes_the_dispatchers_clear_still_owes_its_retry(stack, fake_slack):
+    # Given an alert whose firing notice is published but not yet cleared by the dispatcher
+    t0, rule = utcnow(), rule_name()
+    alert = fire(rule, t0)
+    settings = stack.settings()
+    message = delivery.group_message(rule, "paging", [(alert, "firing")], t0, settings)
+
+    # When the Slack handler gets it first and Slack fails, then the dispatcher clears what it sent
+    fake_slack.script = [(500, {}, "boom")]
+    delivery.notify_slack(message, now=t0 + SECOND)
+    cleared = store.clear_notify_pending(alert["id"], "firing")
+
+    # Then the clear leaves the retry in place: the failure is not lost
+    assert cleared is False
+    assert store.get(alert["id"])["notifyPending"] == "retry"
+    assert [(d["attempt"], d["outcome"]) for d in slack_entries(alert["id"])] == [(1, "failed")]

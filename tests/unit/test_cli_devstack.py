@@ -175,3 +175,51 @@ def test_jobs_get_the_local_stage_environment():
     assert env["POWERTOOLS_SERVICE_NAME"] == "post-launch-monitor"  # top-level variables
     local = config["stages"]["local"].get("environment_variables", {})
     assert {k: env[k] for k in local} == local  # the stage's own, merged over them
+
+
+def test_sns_topic_names_resolve_to_arns_as_chalice_package_writes_them():
+    from postlaunch.devstack import topic_arn
+
+    assert (
+        topic_arn("${AWS::StackName}-alerts-paging", "plm")
+        == "arn:aws:sns:us-east-1:123456789012:plm-alerts-paging"
+    )
+    assert topic_arn("arn:aws:sns:eu-west-1:1:x", "plm") == "arn:aws:sns:eu-west-1:1:x"
+
+
+def test_each_sns_handler_of_the_app_listens_to_a_topic_the_template_creates():
+    from postlaunch.devstack import SnsBridge, load_app, topic_arn
+    from postlaunch.localstack import load_template
+
+    module = load_app()
+    bridge = SnsBridge.discover(module.app, module, "http://127.0.0.1:1", "plm")
+    names = {
+        r["Properties"]["TopicName"]["Fn::Sub"].replace("${AWS::StackName}", "plm")
+        for r in load_template()["Resources"].values()
+        if r["Type"] == "AWS::SNS::Topic" and "TopicName" in r["Properties"]
+    }
+    assert {route.name: route.topic_arn for route in bridge.routes} == {
+        "notify_slack_paging": topic_arn("plm-alerts-paging", "plm"),
+        "notify_slack_warning": topic_arn("plm-alerts-warning", "plm"),
+        "notify_slack_digest": topic_arn("plm-alerts-digest", "plm"),
+    }
+    assert {route.topic_arn.rsplit(":", 1)[1] for route in bridge.routes} == names
+
+
+def test_a_queued_sns_notification_becomes_the_event_lambda_would_get():
+    from chalice.app import SNSEvent
+
+    from postlaunch.devstack import sns_event
+
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "m1",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+        "Subject": "[FIRING:1] R (critical)",
+        "Message": '{"type": "alerts.group"}',
+        "Timestamp": "2026-01-01T00:00:00.000Z",
+        "MessageAttributes": {"rule": {"Type": "String", "Value": "R"}},
+    }
+    event = SNSEvent(sns_event(envelope, "arn:sub"), context=None)
+    assert (event.message, event.subject) == ('{"type": "alerts.group"}', "[FIRING:1] R (critical)")
+    assert event.message_attributes == {"rule": {"Type": "String", "Value": "R"}}
