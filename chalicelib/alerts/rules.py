@@ -583,7 +583,11 @@ def data_loss_risk(r: Readings, dynamodb: Any = None) -> list[Condition]:
                     {"table": table, "cause": "pitr-off"},
                 )
             )
-        elif status.latest_restorable is not None and r.now - status.latest_restorable > lag_limit:
+        elif (
+            s.pitr_lag_check
+            and status.latest_restorable is not None
+            and r.now - status.latest_restorable > lag_limit
+        ):
             lag = (r.now - status.latest_restorable).total_seconds() / 60
             found.append(
                 Condition(
