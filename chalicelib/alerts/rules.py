@@ -172,7 +172,7 @@ def read(now: datetime | None, settings: Settings, cloudwatch: Any = None) -> Re
             moment - timedelta(minutes=window), moment, settings.alert_feedback_max_items, settings
         )
         readings.feedback = list(found)
-        readings.calls["dynamodb:Query(feedback)"] += 1
+        readings.calls["dynamodb:Query"] += found.queries
         if found.truncated:
             logger.warning("alert rules read a truncated feedback window", extra={"read": len(found)})
     except Exception as exc:  # noqa: BLE001
@@ -529,6 +529,7 @@ def integration_failure(r: Readings) -> list[Condition]:
     s = r.settings
     since = iso(r.now - timedelta(minutes=s.alert_integration_window_minutes))
     until = iso(r.now)
+    r.calls["dynamodb:Query"] += 3  # active: two states; resolved: one
     try:
         candidates = list(store.active_alerts(s)) + store.resolved_since(since, s.alert_active_max, s)
     except DomainError as exc:

@@ -536,3 +536,4 @@ def test_the_scheduled_lambda_handler_runs_the_evaluation(stack):
     outcome = evaluate_alerts(event, LambdaContext("post-launch-monitor-evaluate_alerts"))
     assert set(outcome["evaluated"]) | set(outcome["notEvaluated"]) == set(rules.RULES)
     assert outcome["calls"]["cloudwatch:GetMetricData"] == 1
+    assert outcome["calls"]["dynamodb:DescribeContinuousBackups"] == len(stack.settings().stack_tables)
