@@ -55,7 +55,12 @@ CRITICAL_BUG_REPORT = "CriticalBugReport"
 
 
 class NotEvaluated(Exception):
-    """The rule could not be judged this time; the reason says why."""
+    """The rule could not be judged this time; the reason says why. `conditions` are what it could
+    see firing all the same (recorded, but the rule's other alerts are not resolved)."""
+
+    def __init__(self, reason: str, conditions: list[Condition] | None = None):
+        super().__init__(reason)
+        self.conditions = list(conditions or [])
 
 
 @dataclass
@@ -600,8 +605,9 @@ def data_loss_risk(r: Readings, dynamodb: Any = None) -> list[Condition]:
                     float(s.alert_pitr_max_lag_minutes),
                 )
             )
-    if failures and not found:
-        raise NotEvaluated("; ".join(failures))
+    if failures:
+        # A table we could not read may still have its alert: judge none of them resolved.
+        raise NotEvaluated("; ".join(failures), found)
     return found
 
 
@@ -649,6 +655,7 @@ def evaluate(
             conditions += function(readings)
             evaluated.add(name)
         except NotEvaluated as exc:
+            conditions += exc.conditions
             skipped[name] = str(exc)
     return RuleRun(conditions, evaluated, skipped, dict(readings.calls))
 

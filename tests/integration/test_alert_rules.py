@@ -344,6 +344,14 @@ def test_data_loss_risk_fires_when_the_continuous_backup_stops_advancing(stack, 
     assert alert.value >= 119 and alert.threshold == 30
 
 
+def test_data_loss_risk_with_an_unreadable_table_fires_what_it_saw_and_resolves_nothing(settings, table):
+    settings = settings.model_copy(update={"alert_backup_tables": [table, "plm-no-such-table"]})
+    run = judged(settings, minute_now(), "DataLossRisk")
+    [alert] = firing(run, "DataLossRisk")
+    assert alert.labels["table"] == table
+    assert "plm-no-such-table" in run.not_evaluated["DataLossRisk"]
+
+
 def test_the_stacks_own_tables_all_have_recovery_on(settings):
     run = judged(settings, minute_now(), "DataLossRisk")
     assert run.calls["dynamodb:DescribeContinuousBackups"] == len(settings.stack_tables)
