@@ -168,6 +168,9 @@ class Settings(BaseModel):
     # the latest restorable time may lag before point-in-time recovery counts as failing.
     alert_backup_tables: list[str] = Field(default_factory=list)
     alert_pitr_max_lag_minutes: int = Field(default=30, ge=1)
+    # The lag check: None = on everywhere but the local stage, whose moto keeps the restorable time
+    # where it was when recovery was switched on (it would look lagging after half an hour).
+    alert_pitr_lag_check: bool | None = None
     # Feedback rules: a window of recent feedback (byMonth index, at most alert_feedback_max_items read).
     alert_feature_failure_count: int = Field(default=3, ge=1)
     alert_feature_failure_minutes: int = Field(default=60, ge=1, le=1440)
@@ -222,6 +225,12 @@ class Settings(BaseModel):
         if self.health_percentile_stats is None:
             return self.stage != "local"
         return self.health_percentile_stats
+
+    @property
+    def pitr_lag_check(self) -> bool:
+        if self.alert_pitr_lag_check is None:
+            return self.stage != LOCAL_STAGE
+        return self.alert_pitr_lag_check
 
     @property
     def stack_tables(self) -> list[str]:
@@ -296,6 +305,7 @@ class Settings(BaseModel):
             "alert_no_traffic_minutes",
             "alert_health_stale_minutes",
             "alert_pitr_max_lag_minutes",
+            "alert_pitr_lag_check",
             "alert_feature_failure_count",
             "alert_feature_failure_minutes",
             "alert_similar_complaints_count",

@@ -55,7 +55,12 @@ CRITICAL_BUG_REPORT = "CriticalBugReport"
 
 
 class NotEvaluated(Exception):
-    """The rule could not be judged this time; the reason says why."""
+    """The rule could not be judged this time; the reason says why. `conditions` are what it could
+    see firing all the same (recorded, but the rule's other alerts are not resolved)."""
+
+    def __init__(self, reason: str, conditions: list[Condition] | None = None):
+        super().__init__(reason)
+        self.conditions = list(conditions or [])
 
 
 @dataclass
@@ -172,7 +177,7 @@ def read(now: datetime | None, settings: Settings, cloudwatch: Any = None) -> Re
             moment - timedelta(minutes=window), moment, settings.alert_feedback_max_items, settings
         )
         readings.feedback = list(found)
-        readings.calls["dynamodb:Query(feedback)"] += 1
+        readings.calls["dynamodb:Query"] += found.queries
         if found.truncated:
             logger.warning("alert rules read a truncated feedback window", extra={"read": len(found)})
     except Exception as exc:  # noqa: BLE001
@@ -529,6 +534,7 @@ def integration_failure(r: Readings) -> list[Condition]:
     s = r.settings
     since = iso(r.now - timedelta(minutes=s.alert_integration_window_minutes))
     until = iso(r.now)
+    r.calls["dynamodb:Query"] += 3  # active: two states; resolved: one
     try:
         candidates = list(store.active_alerts(s)) + store.resolved_since(since, s.alert_active_max, s)
     except DomainError as exc:
@@ -583,7 +589,11 @@ def data_loss_risk(r: Readings, dynamodb: Any = None) -> list[Condition]:
                     {"table": table, "cause": "pitr-off"},
                 )
             )
-        elif status.latest_restorable is not None and r.now - status.latest_restorable > lag_limit:
+        elif (
+            s.pitr_lag_check
+            and status.latest_restorable is not None
+            and r.now - status.latest_restorable > lag_limit
+        ):
             lag = (r.now - status.latest_restorable).total_seconds() / 60
             found.append(
                 Condition(
@@ -595,8 +605,9 @@ def data_loss_risk(r: Readings, dynamodb: Any = None) -> list[Condition]:
                     float(s.alert_pitr_max_lag_minutes),
                 )
             )
-    if failures and not found:
-        raise NotEvaluated("; ".join(failures))
+    if failures:
+        # A table we could not read may still have its alert: judge none of them resolved.
+        raise NotEvaluated("; ".join(failures), found)
     return found
 
 
@@ -644,6 +655,7 @@ def evaluate(
             conditions += function(readings)
             evaluated.add(name)
         except NotEvaluated as exc:
+            conditions += exc.conditions
             skipped[name] = str(exc)
     return RuleRun(conditions, evaluated, skipped, dict(readings.calls))
 

@@ -561,7 +561,8 @@ def recent_feedback(
 ) -> Capped:
     """Feedback created in [start, end], all workspaces, newest first, from the byMonth index (a
     window touches only its months): id, category, severity, featureArea, createdAt. At most
-    `max_items` are read (`truncated` when the window held more). For the alert rules."""
+    `max_items` are read (`truncated` when the window held more; `queries`: the Query calls made).
+    For the alert rules."""
     store.bind(settings)
     out = Capped()
     start_key, end_key = iso(start), iso(end)
@@ -575,6 +576,7 @@ def recent_feedback(
         )
         while not query.done and len(out) < max_items:
             records, _ = query.read_page(max_items - len(out))
+            out.queries += 1
             out.extend(
                 {k: r.get(k) for k in ("id", "category", "severity", "featureArea", "createdAt")}
                 for r in records

@@ -57,9 +57,11 @@ class BoundModel(Model):
 
 
 class Capped(list):
-    """Items read under a ceiling: `truncated` is True when there were more than were read."""
+    """Items read under a ceiling: `truncated` is True when there were more than were read;
+    `queries` counts the calls made, where the reader keeps count."""
 
     truncated: bool = False
+    queries: int = 0
 
 
 def bind_models(settings: Settings | None = None) -> Settings:

@@ -330,6 +330,28 @@ def test_data_loss_risk_does_not_fire_with_recovery_on(stack, settings, table):
     assert not firing(run, "DataLossRisk") and "DataLossRisk" in run.evaluated
 
 
+def test_data_loss_risk_fires_when_the_continuous_backup_stops_advancing(stack, settings, table):
+    # Given recovery switched on (moto records the restorable time then and never moves it)
+    stack.aws_client("dynamodb").update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    settings = settings.model_copy(update={"alert_backup_tables": [table], "alert_pitr_lag_check": True})
+    # When judged now, and two hours later
+    assert not firing(judged(settings, minute_now(), "DataLossRisk"), "DataLossRisk")
+    [alert] = firing(judged(settings, minute_now() + timedelta(hours=2), "DataLossRisk"), "DataLossRisk")
+    # Then the later judgement sees the backup 2 h behind
+    assert alert.labels == {"table": table, "cause": "backup-lagging"}
+    assert alert.value >= 119 and alert.threshold == 30
+
+
+def test_data_loss_risk_with_an_unreadable_table_fires_what_it_saw_and_resolves_nothing(settings, table):
+    settings = settings.model_copy(update={"alert_backup_tables": [table, "plm-no-such-table"]})
+    run = judged(settings, minute_now(), "DataLossRisk")
+    [alert] = firing(run, "DataLossRisk")
+    assert alert.labels["table"] == table
+    assert "plm-no-such-table" in run.not_evaluated["DataLossRisk"]
+
+
 def test_the_stacks_own_tables_all_have_recovery_on(settings):
     run = judged(settings, minute_now(), "DataLossRisk")
     assert run.calls["dynamodb:DescribeContinuousBackups"] == len(settings.stack_tables)
@@ -522,3 +544,4 @@ def test_the_scheduled_lambda_handler_runs_the_evaluation(stack):
     outcome = evaluate_alerts(event, LambdaContext("post-launch-monitor-evaluate_alerts"))
     assert set(outcome["evaluated"]) | set(outcome["notEvaluated"]) == set(rules.RULES)
     assert outcome["calls"]["cloudwatch:GetMetricData"] == 1
+    assert outcome["calls"]["dynamodb:DescribeContinuousBackups"] == len(stack.settings().stack_tables)
