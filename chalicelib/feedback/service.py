@@ -259,7 +259,11 @@ def alert_message(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str
     return message, {"severity": record["severity"], "category": record["category"]}
 
 
-def _fire_alert(record: dict[str, Any], settings: Settings) -> None:
+def _bug_report_labels(record: dict[str, Any]) -> dict[str, str]:
+    return {"feedbackId": record["id"], "featureArea": record["featureArea"]}
+
+
+def _fire_alert(record: dict[str, Any], settings: Settings, at: datetime | None = None) -> None:
     """The alert record of a critical bug report (rule CriticalBugReport, source "feedback"): it is
     routed, escalated and resolved like every other alert. The title is the stored, redacted one. A
     failure here is logged, not raised: the feedback is stored and its alerts-topic publish (below,
@@ -272,13 +276,36 @@ def _fire_alert(record: dict[str, Any], settings: Settings) -> None:
         CRITICAL_BUG_REPORT,
         "critical",
         f"Critical bug report about {record['featureArea']}: {record['title']}",
-        {"feedbackId": record["id"], "featureArea": record["featureArea"]},
+        _bug_report_labels(record),
         source="feedback",
     )
     try:
-        fire(condition, parse_iso(record["createdAt"]), settings)
+        fire(condition, at or parse_iso(record["createdAt"]), settings)
     except DomainError as exc:
         logger.error("feedback alert not recorded", extra={"feedbackId": record["id"], "reason": exc.message})
+        metrics.add_metric(name="FeedbackAlertRecordFailed", unit=MetricUnit.Count, value=1)
+
+
+def _sync_alert(
+    before: dict[str, Any], after: dict[str, Any], actor: str, at: str, settings: Settings
+) -> None:
+    """A critical bug report's alert follows the report: resolving (or closing) it clears the alert,
+    reopening it fires a new occurrence. Like _fire_alert, a failure is logged, not raised."""
+    if not lifecycle.alerts_on_submit(after["category"], after["severity"]):
+        return
+    was_open, is_open = lifecycle.is_open(before["status"]), lifecycle.is_open(after["status"])
+    if was_open == is_open:
+        return
+    if is_open:
+        _fire_alert(after, settings, parse_iso(at))
+        return
+    from chalicelib.alerts.engine import clear
+    from chalicelib.alerts.rules import CRITICAL_BUG_REPORT
+
+    try:
+        clear(CRITICAL_BUG_REPORT, _bug_report_labels(after), actor, parse_iso(at), settings)
+    except DomainError as exc:
+        logger.error("feedback alert not cleared", extra={"feedbackId": after["id"], "reason": exc.message})
         metrics.add_metric(name="FeedbackAlertRecordFailed", unit=MetricUnit.Count, value=1)
 
 
@@ -650,4 +677,5 @@ def update_feedback(
         plan.set["redactions"] = sorted(known | kinds)
     updated = store.update(feedback_id, record["version"], plan.set, plan.remove)
     logger.info("feedback updated", extra={"feedbackId": feedback_id, "changed": sorted(plan.set)})
+    _sync_alert(record, updated, principal.sub, plan.set["updatedAt"], settings)
     return public_view(updated)

@@ -445,6 +445,45 @@ def test_a_critical_bug_report_over_http_becomes_a_critical_alert(stack, workspa
     assert "Portal login fails" in alert["summary"] and alert["firstSeen"] == created.json()["createdAt"]
 
 
+def test_resolving_a_critical_bug_report_resolves_its_alert_and_reopening_fires_it_again(stack, workspace):
+    # Given a critical bug report and its firing alert
+    created = stack.client("staff", workspace).post(
+        FEEDBACK,
+        json={
+            "category": "bug_report",
+            "severity": "critical",
+            "title": "Reminders sent twice",
+            "description": "Every reminder since this morning went out twice.",
+            "featureArea": "reminders",
+        },
+    )
+    assert created.status_code == 201, created.text
+    feedback_id = created.json()["id"]
+    from chalicelib.alerts.model import fingerprint
+
+    key = fingerprint(rules.CRITICAL_BUG_REPORT, {"feedbackId": feedback_id, "featureArea": "reminders"})
+    first = store.get_active(key)
+    assert first is not None and first["state"] == "firing"
+    engineer = stack.client("engineer", workspace)
+
+    # When an engineer resolves the report
+    resolved = engineer.patch(
+        f"{FEEDBACK}/{feedback_id}", json={"status": "resolved", "resolution": "Deduplicated the sender"}
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    # Then its alert is resolved, by that engineer, and no alert of the report is active
+    assert store.get_active(key) is None
+    done = store.get(first["id"])
+    assert done["state"] == "resolved" and done["resolvedBy"] == resolved.json()["history"][-1]["by"]
+
+    # And reopening the report fires a new occurrence
+    reopened = engineer.patch(f"{FEEDBACK}/{feedback_id}", json={"status": "acknowledged", "reason": "Again"})
+    assert reopened.status_code == 200, reopened.text
+    again = store.get_active(key)
+    assert again is not None and again["id"] != first["id"] and again["state"] == "firing"
+
+
 def test_a_high_bug_report_is_no_alert_by_itself(stack, workspace):
     created = stack.client("staff", workspace).post(
         FEEDBACK,
