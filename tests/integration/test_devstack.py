@@ -173,7 +173,7 @@ def test_demo_mode_loads_a_month_that_the_api_and_the_cli_show():
         # While loading: one summary line per kind of data, no JSON log lines (stdout is a pipe here)
         loading = stack.output.split("Loading the DEMO month")[1].split("demo data loaded in")[0]
         kinds = [line.split(":")[0].strip() for line in loading.strip().splitlines()[1:]]
-        assert kinds == ["feedback", "metrics", "health snapshots"], loading
+        assert kinds == ["feedback", "metrics", "health snapshots", "alerts"], loading
         assert "{" not in loading
         exports = exports_env(stack.output)
         curl = re.search(r'curl -s -H "Authorization: Bearer (\S+)" (\S+)', stack.output)
@@ -181,6 +181,9 @@ def test_demo_mode_loads_a_month_that_the_api_and_the_cli_show():
 
         summary = requests.get(f"{url}/api/monitoring/feedback/summary", headers=auth, timeout=30).json()
         page = requests.get(f"{url}/api/monitoring/feedback?limit=5", headers=auth, timeout=30).json()
+        alerts = requests.get(
+            f"{url}/api/monitoring/alerts?state=all&limit=100", headers=auth, timeout=30
+        ).json()["items"]
         cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **exports}
         for var in template_variables():
             cli_env.pop(var, None)
@@ -197,6 +200,10 @@ def test_demo_mode_loads_a_month_that_the_api_and_the_cli_show():
         assert summary["openCritical"] >= 1 and summary["resolutionTime"]["count"] > 0
         assert sum(1 for day in summary["volumePerDay"] if day["count"]) == 30
         assert len(page["items"]) == 5 and page["nextCursor"]
+        # The demo's incident shows as resolved alerts, and at least one alert is active now
+        resolved = {a["rule"] for a in alerts if a["state"] == "resolved"}
+        assert {"HighErrorRate", "SlowAPIResponse"} <= resolved
+        assert any(a["state"] in ("firing", "acknowledged") for a in alerts)
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout)["summary"]["total"] == loaded
         assert stack.stop() == 0
