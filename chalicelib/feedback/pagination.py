@@ -1,6 +1,6 @@
-"""Opaque list cursors.
+"""Feedback list cursors (encoded by chalicelib.cursors).
 
-A cursor is base64url (no padding) of a small JSON object: the index partition to continue in
+A cursor holds the index partition to continue in
 (a month for the byMonth walk, or the workspace) and the key of the last item read there, which is
 the last item returned or, when the request's read budget ran out, the last item DynamoDB evaluated
 (perhaps one the filters dropped). A cursor without a key starts its partition from the top: the
@@ -11,12 +11,9 @@ with a 500.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 
-from chalicelib.errors import FieldError, ValidationFailed
+from chalicelib.cursors import bad_cursor, decode_token, encode_token
 
 _VERSION = 1
 
@@ -39,21 +36,15 @@ def encode_cursor(cursor: Cursor) -> str:
     body: dict[str, object] = {"v": _VERSION, "p": cursor.partition}
     if cursor.after is not None:
         body |= {"id": cursor.feedback_id, "at": cursor.created_at}
-    raw = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_token(body)
 
 
-def _bad(reason: str) -> ValidationFailed:
-    return ValidationFailed([FieldError("cursor", f"Not a cursor this API issued ({reason}).")])
+_bad = bad_cursor
 
 
 def decode_cursor(text: str) -> Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        body = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise _bad("undecodable") from exc
-    if not isinstance(body, dict) or body.get("v") != _VERSION:
+    body = decode_token(text)
+    if body.get("v") != _VERSION:
         raise _bad("unknown format")
     partition, key = body.get("p"), (body.get("id"), body.get("at"))
     # The key is both fields or neither (a partition's start).

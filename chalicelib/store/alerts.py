@@ -17,9 +17,6 @@ Indexes (infra/template.json):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -39,6 +36,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.alerts.model import ACTIVE_STATES, STATES
 from chalicelib.config import Settings
+from chalicelib.cursors import bad_cursor, decode_token, encode_token
 from chalicelib.errors import Conflict, FieldError, NotFound, RequestInProgress, ValidationFailed
 from chalicelib.store.base import BoundModel, Capped, bind_models, table_error
 
@@ -369,8 +367,7 @@ def resolved_since(
 
 
 def _encode_cursor(partition: int, key: dict | None) -> str:
-    raw = json.dumps({"p": partition, "k": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_token({"p": partition, "k": key})
 
 
 def _is_key(key: Any) -> bool:
@@ -383,14 +380,14 @@ def _is_key(key: Any) -> bool:
 
 
 def _decode_cursor(cursor: str, partitions: int) -> tuple[int, dict | None]:
+    data = decode_token(cursor)
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         partition, key = int(data["p"]), data["k"]
-        if not 0 <= partition < partitions or not (key is None or _is_key(key)):
-            raise ValueError(cursor)
-        return partition, key
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise ValidationFailed([FieldError("cursor", "Not a cursor this list returned.")]) from exc
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
+        raise bad_cursor() from exc
+    if not 0 <= partition < partitions or not (key is None or _is_key(key)):
+        raise bad_cursor()
+    return partition, key
 
 
 def list_alerts(

@@ -14,9 +14,6 @@ removes both attributes.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from pynamodb.attributes import (
@@ -30,7 +27,8 @@ from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.config import Settings
-from chalicelib.errors import Conflict, FieldError, ValidationFailed
+from chalicelib.cursors import bad_cursor, decode_token, encode_token
+from chalicelib.errors import Conflict
 from chalicelib.store.base import BoundModel, Capped, bind_models, table_error
 
 KIND = "silence"
@@ -197,21 +195,14 @@ def expire(
 
 
 def _encode(key: dict[str, str]) -> str:
-    raw = json.dumps({"v": 1, "id": key["id"], "at": key["createdAt"]}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_token({"v": 1, "id": key["id"], "at": key["createdAt"]})
 
 
 def _decode(text: str) -> dict[str, dict[str, str]]:
-    bad = ValidationFailed([FieldError("cursor", "Not a cursor this API issued.")])
-    try:
-        body = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise bad from exc
-    if not isinstance(body, dict) or body.get("v") != 1:
-        raise bad
+    body = decode_token(text)
     silence_id, at = body.get("id"), body.get("at")
-    if not all(isinstance(v, str) and 0 < len(v) <= 100 for v in (silence_id, at)):
-        raise bad
+    if body.get("v") != 1 or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in (silence_id, at)):
+        raise bad_cursor()
     return {"id": {"S": silence_id}, "kind": {"S": KIND}, "createdAt": {"S": at}}
 
 
