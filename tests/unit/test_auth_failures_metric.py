@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from chalice.test import Client
 
 from chalicelib.alerts.rules import metric_queries
 from chalicelib.auth import mint_dev_token
 from chalicelib.config import get_settings
+from chalicelib.observability import logger
+
+
+@pytest.fixture(autouse=True)
+def app_log_level():
+    """chalice.test.Client lowers the app logger (to ERROR): put it back for the tests after this one."""
+    level = logger.log_level
+    yield
+    logger.setLevel(level)
 
 
 def emitted(capsys) -> list[dict]:
