@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import postlaunch.cli as cli_pkg
 from chalicelib.auth import TokenVerifier, principal_from_claims
 from chalicelib.config import Settings, reset_settings
-from postlaunch.bugfix_cli import cli as bugfix_cli
+from postlaunch.bugfix import cli as bugfix_cli
 from postlaunch.cli import cli, commands_in, register
 
 
@@ -120,9 +120,7 @@ def test_main_help_lists_the_commands():
     assert "dev-token" in result.output and "feedback" in result.output
 
 
-def test_bug_fix_manage_exists_and_says_its_commands_are_coming():
+def test_bug_fix_manage_is_its_own_group():
     result = CliRunner().invoke(bugfix_cli, ["--help"])
-    assert result.exit_code == 0 and "bug-fix releases issue" in " ".join(result.output.split())
-
-    bare = CliRunner().invoke(bugfix_cli, [])
-    assert bare.exit_code == 0 and "No commands yet" in bare.output
+    assert result.exit_code == 0 and "bug-fix-manage" in result.output
+    assert "releases" in " ".join(result.output.split())
