@@ -37,10 +37,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-## make package: out/deployment.zip + out/sam.json for CloudFormation (STAGE=prod; README "Deploy to AWS")
-STAGE ?= prod
+## make package: out/deployment.zip + out/sam.json for CloudFormation (PACKAGE_STAGE=prod; README "Deploy to AWS")
+PACKAGE_STAGE ?= prod
 package: $(STAMP)
-	$(BIN)/python -m postlaunch.package --stage $(STAGE) --out out
+	$(BIN)/python -m postlaunch.package --stage $(PACKAGE_STAGE) --out out
 
 clean:
 	rm -rf $(VENV) .pytest_cache
