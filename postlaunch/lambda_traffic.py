@@ -12,7 +12,11 @@ weights, and publishes `Invocations`, `Errors` and `Duration` under the dimensio
 
 Nothing is random: a version's share, its errors and its duration follow the given weights and rates
 exactly over time (fractions carry over from one tick to the next), so a test knows what the gate
-will read. Tests and the demo use it; production never does (real Lambda writes these metrics).
+will read. Error rates are fractions (0.2 = one call in five). Tests and the demo use it; production
+never does: real Lambda writes these metrics, and CloudWatch refuses PutMetricData to an `AWS/`
+namespace, so this only works against the local stack.
+
+    python -m postlaunch.lambda_traffic patient-engagement-api --rate 60 --errors 2=0.2 --seconds 120
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ class _Carry:
         return whole
 
 
+def _fractions(values: Mapping[str, float] | None, name: str) -> dict[str, float]:
+    out = {str(k): float(v) for k, v in (values or {}).items()}
+    bad = {k: v for k, v in out.items() if not 0.0 <= v <= 1.0}
+    if bad:
+        raise ValueError(f"{name} are fractions between 0 and 1 (0.05 = 5 %), got {bad}")
+    return out
+
+
 class Traffic:
     """Simulated callers of `alias` on each function; `tick()` publishes one interval of traffic."""
 
@@ -76,8 +88,8 @@ class Traffic:
         self.functions = list(functions)
         self.alias = alias
         self.invocations_per_second = float(invocations_per_second)
-        # Rates are fractions (0.05 = 5 %); keys are version numbers as Lambda names them ("2").
-        self.error_rate_by_version = {str(k): float(v) for k, v in (error_rate_by_version or {}).items()}
+        # Keys are version numbers as Lambda names them ("2").
+        self.error_rate_by_version = _fractions(error_rate_by_version, "error rates")
         self.duration_ms_by_version = {str(k): float(v) for k, v in (duration_ms_by_version or {}).items()}
         self.cloudwatch = cloudwatch
         self.lambda_client = lambda_client
@@ -94,7 +106,7 @@ class Traffic:
         """Change error rates or durations while the traffic runs (e.g. the new build turns bad)."""
         with self._lock:
             if error_rate_by_version is not None:
-                self.error_rate_by_version = {str(k): float(v) for k, v in error_rate_by_version.items()}
+                self.error_rate_by_version = _fractions(error_rate_by_version, "error rates")
             if duration_ms_by_version is not None:
                 self.duration_ms_by_version = {str(k): float(v) for k, v in duration_ms_by_version.items()}
 
@@ -241,3 +253,61 @@ class TrafficThread(threading.Thread):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _pairs(values: tuple[str, ...], name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in values:
+        version, _, number = item.partition("=")
+        try:
+            out[version.strip()] = float(number)
+        except ValueError as exc:
+            raise SystemExit(f"{name}: expected VERSION=NUMBER, got {item!r}") from exc
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Traffic on the local stack's aliases while a rollout runs (AWS_ENDPOINT_URL from `make run`)."""
+    import argparse
+    import os
+    import time
+
+    from postlaunch.localstack import client
+
+    parser = argparse.ArgumentParser(prog="python -m postlaunch.lambda_traffic", description=main.__doc__)
+    parser.add_argument("functions", nargs="+")
+    parser.add_argument("--alias", default="live")
+    parser.add_argument("--rate", type=float, default=20.0, help="invocations per second per function")
+    parser.add_argument("--errors", nargs="*", default=(), metavar="VERSION=FRACTION")
+    parser.add_argument("--duration", nargs="*", default=(), metavar="VERSION=MS")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        raise SystemExit(
+            "AWS_ENDPOINT_URL is not set: this writes AWS/Lambda metrics to the local stack only."
+        )
+    traffic = Traffic(
+        args.functions,
+        args.alias,
+        invocations_per_second=args.rate,
+        error_rate_by_version=_pairs(tuple(args.errors), "--errors"),
+        duration_ms_by_version=_pairs(tuple(args.duration), "--duration"),
+        cloudwatch=client("cloudwatch", endpoint),
+        lambda_client=client("lambda", endpoint),
+    )
+    with TrafficThread(traffic) as thread:
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+            shown = ", ".join(
+                f"{fn} v{v}: {t['invocations']} calls {t['errors']} errors"
+                for (fn, v), t in sorted(traffic.totals.items())
+            )
+            print(
+                f"{thread.ticks} ticks; {shown}" + (f"; last error: {thread.error}" if thread.error else "")
+            )
+
+
+if __name__ == "__main__":
+    main()

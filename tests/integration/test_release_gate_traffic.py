@@ -9,6 +9,8 @@ import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from postlaunch.lambda_traffic import Traffic, TrafficThread, alias_weights, simulate
 
 
@@ -152,3 +154,33 @@ def test_traffic_thread_ticks_until_stopped_and_follows_a_weight_change(stack):
     assert not thread.is_alive() and thread.error is None
     assert traffic.totals[(name, v1)]["invocations"] > 0
     assert traffic.totals[(name, v2)]["invocations"] > 0
+
+
+def test_error_rates_are_fractions():
+    with pytest.raises(ValueError, match="fractions between 0 and 1"):
+        Traffic(
+            ["f"],
+            "live",
+            invocations_per_second=1,
+            error_rate_by_version={"2": 20},
+            cloudwatch=None,
+            lambda_client=None,
+        )
+
+
+def test_the_command_runs_traffic_against_the_local_stack(stack, capsys):
+    # Given a function with 50 % on v2 (AWS_ENDPOINT_URL points at the stack, as `make run` exports)
+    name, v1, v2 = make_function(stack, new_weight=0.5)
+
+    # When the command runs for two seconds with v2 failing every call
+    from postlaunch.lambda_traffic import main
+
+    main([name, "--rate", "10", "--errors", f"{v2}=1.0", "--seconds", "2"])
+
+    # Then it reports the calls per version, and v2's are all errors
+    out = capsys.readouterr().out
+    assert f"{name} v{v1}: " in out and " 0 errors" in out.split(f"v{v2}")[0]
+    last = out.strip().splitlines()[-1]
+    v2_part = last.split(f"{name} v{v2}: ")[1]
+    calls, errors = int(v2_part.split(" calls ")[0]), int(v2_part.split(" calls ")[1].split(" errors")[0])
+    assert calls > 0 and errors == calls
