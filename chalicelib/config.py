@@ -404,6 +404,15 @@ class Settings(BaseModel):
             "slo_max_snapshot_points",
             "phi_detector_comprehend",
             "phi_detector_min_score",
+            # ---- releases: gate
+            "release_gate_min_invocations",
+            "release_gate_max_error_rate_percent",
+            "release_gate_max_error_rate_increase_points",
+            "release_gate_max_duration_ratio",
+            "release_gate_min_health_score",
+            "release_predeploy_min_health_score",
+            "release_gate_max_new_reports",
+            "release_gate_feedback_max_items",
             # ---- alerts: delivery
             "alerts_paging_topic_arn",
             "alerts_warning_topic_arn",
@@ -422,15 +431,6 @@ class Settings(BaseModel):
             "slack_webhook_secret_arn",
             "slack_timeout_seconds",
             "alerts_link_base_url",
-            # ---- releases: gate
-            "release_gate_min_invocations",
-            "release_gate_max_error_rate_percent",
-            "release_gate_max_error_rate_increase_points",
-            "release_gate_max_duration_ratio",
-            "release_gate_min_health_score",
-            "release_predeploy_min_health_score",
-            "release_gate_max_new_reports",
-            "release_gate_feedback_max_items",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):
