@@ -199,7 +199,9 @@ def plan_update(
     if "priority" in given:
         explicit = given["priority"] is not None
         if explicit != (record.get("prioritySource") == "explicit"):
-            change.set["prioritySource"] = "explicit" if explicit else "derived"
+            source = "explicit" if explicit else "derived"
+            change.set["prioritySource"] = source
+            changed["prioritySource"] = {"from": record.get("prioritySource"), "to": source}
     reach = record.get("reach") or {}
     priority = (
         given["priority"]
