@@ -117,7 +117,7 @@ class IssueUpdate(_IssueFields):
     def given(self) -> dict[str, Any]:
         """The fields sent (wire names), None where the caller sent null."""
         data = self.model_dump(by_alias=True, mode="json", exclude={"reason", "version"})
-        sent = {self.model_fields[n].alias or n for n in self.model_fields_set}
+        sent = {type(self).model_fields[n].alias or n for n in self.model_fields_set}
         return {name: value for name, value in data.items() if name in sent}
 
 
