@@ -83,6 +83,11 @@ class Settings(BaseModel):
     # historyDropped). The upper bound keeps the largest possible item well under DynamoDB's 400 KB
     # (tests/unit/test_feedback_item_size.py proves it at this bound).
     feedback_history_max: int = Field(default=20, ge=1, le=25)
+    # ---- releases: issues (docs/issues.md)
+    # An issue keeps its newest history entries, at most this many (older ones are counted in
+    # historyDropped); feedback items one issue may link. Both bound the item far below 400 KB.
+    issue_history_max: int = Field(default=50, ge=1, le=100)
+    issue_feedback_max: int = Field(default=200, ge=1, le=500)
     # Open critical/high feedback and issues the health evaluator reads, per severity and kind;
     # more is reported truncated.
     health_open_items_max: int = Field(default=1000, ge=1)
@@ -336,6 +341,9 @@ class Settings(BaseModel):
             "issues_table",
             "health_table",
             "alerts_topic_arn",
+            # ---- releases: issues
+            "issue_history_max",
+            "issue_feedback_max",
             # ---- alerts: silences
             "silences_table",
             "silences_active_max",
