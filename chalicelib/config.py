@@ -284,6 +284,34 @@ class Settings(BaseModel):
     release_gate_queue: str = "${AWS::StackName}-release-gate"
     release_gate_queue_url: str | None = None
 
+    # ---- releases: rollout (docs/releases.md, "Steps, bakes and pauses")
+    # Production traffic percentages on the new version, ascending, ending at 100 (an execution's
+    # input `steps` overrides them); the bake at each step; the longest wait between two gate checks
+    # during a bake, which is also how long an abort can take to act; how long a paused rollout waits
+    # for an operator before it rolls back (Step Functions' limit for a task is a year).
+    release_steps: str = "10,25,50,100"
+    release_bake_seconds: int = Field(default=300, ge=0, le=86400)
+    release_tick_seconds: int = Field(default=10, ge=1, le=300)
+    release_pause_timeout_seconds: int = Field(default=86400, ge=1, le=31536000)
+
+    @property
+    def release_step_list(self) -> list[int]:
+        """RELEASE_STEPS as integers (checked when the settings load)."""
+        return [int(part) for part in _csv(self.release_steps)]
+
+    @model_validator(mode="after")
+    def _release_steps_valid(self) -> Settings:
+        try:
+            steps = self.release_step_list
+        except ValueError:
+            steps = []
+        if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] < 1:
+            raise ValueError(
+                f"RELEASE_STEPS={self.release_steps!r}: ascending percentages from 1 to 100 ending at 100, "
+                "e.g. 10,25,50,100."
+            )
+        return self
+
     @property
     def percentile_stats(self) -> bool:
         if self.health_percentile_stats is None:
@@ -452,6 +480,11 @@ class Settings(BaseModel):
             "release_state_machine_arn",
             "release_gate_queue",
             "release_gate_queue_url",
+            # ---- releases: rollout
+            "release_steps",
+            "release_bake_seconds",
+            "release_tick_seconds",
+            "release_pause_timeout_seconds",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):
