@@ -51,6 +51,23 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class RolloutLocked(Conflict):
+    """Another rollout holds a target function (releases: one rollout per target at a time)."""
+
+    code = "rollout_locked"
+
+    def __init__(self, holder: dict, function: str | None = None):
+        what = f" of {function}" if function else ""
+        super().__init__(
+            f"Release {holder.get('release')} is rolling out{what} in {holder.get('environment')} "
+            f"(execution {holder.get('executionArn')}, since {holder.get('since')}); "
+            "wait for it to end or abort it.",
+            details={"holder": dict(holder), **({"function": function} if function else {})},
+        )
+        self.holder = dict(holder)
+        self.function = function
+
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 

@@ -77,5 +77,6 @@ def test_stateful_tables_survive_stack_deletion():
         "HealthTable",
         "AlertsTable",
         "SilencesTable",
+        "ReleasesTable",
     ):
         assert RESOURCES[name]["DeletionPolicy"] == "Retain"
