@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 API_PORT ?= 8000
 MOTO_PORT ?= 5000
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run test test-fast lint bench package clean
 
 $(STAMP): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## make package: out/deployment.zip + out/sam.json for CloudFormation (PACKAGE_STAGE=prod; README "Deploy to AWS")
+PACKAGE_STAGE ?= prod
+package: $(STAMP)
+	$(BIN)/python -m postlaunch.package --stage $(PACKAGE_STAGE) --out out
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -11,6 +11,7 @@ from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
 from chalicelib.issues import service as issues
+from chalicelib.releases import worker as release_worker_steps
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
@@ -296,6 +297,19 @@ def issue_from_feedback(call: Call, feedback_id: str):
     body = call.body(IssueFromFeedback) if call.request.raw_body else None
     record, created = issues.issue_from_feedback(call.principal, feedback_id, body, settings=call.settings)
     return json_response(record, 201 if created else 200, _issue_headers(record, created=created))
+
+
+# ---- releases: worker
+# The rollout state machine's Python steps arrive on the gate queue, one message per invocation, each
+# with a task token the worker answers (docs/releases.md, "Worker protocol"). The queue name is read at
+# import, like the topic names above: ${AWS::StackName} resolves to infra/template.json's QueueName.
+_GATE = get_settings()
+
+
+@app.on_sqs_message(queue=_GATE.release_gate_queue, batch_size=1, name="release_worker")
+def release_worker(event):
+    """Run one rollout step (chalicelib.releases.rollout) and answer its task token."""
+    return [release_worker_steps.process(record.body) for record in event]
 
 
 # Keep last: answers CORS preflight for every route declared above.

@@ -265,6 +265,15 @@ class Settings(BaseModel):
     phi_detector_comprehend: bool = False
     phi_detector_min_score: float = Field(default=0.5, ge=0, le=1)
 
+    # ---- releases: machine (docs/releases.md, "The state machine")
+    # The rollout state machine (CloudFormation's Ref; the local stack creates it from the same ASL).
+    release_state_machine_arn: str | None = None
+    # The gate queue the machine's worker steps go through. The name is read when app.py is imported
+    # (the @app.on_sqs_message worker): `chalice package` splices it into an Fn::Sub ARN, where
+    # ${AWS::StackName} resolves to the QueueName infra/template.json gives, as for the alert topics.
+    release_gate_queue: str = "${AWS::StackName}-release-gate"
+    release_gate_queue_url: str | None = None
+
     @property
     def percentile_stats(self) -> bool:
         if self.health_percentile_stats is None:
@@ -430,6 +439,10 @@ class Settings(BaseModel):
             "slack_webhook_secret_arn",
             "slack_timeout_seconds",
             "alerts_link_base_url",
+            # ---- releases: machine
+            "release_state_machine_arn",
+            "release_gate_queue",
+            "release_gate_queue_url",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

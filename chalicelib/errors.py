@@ -95,6 +95,13 @@ class UpstreamUnavailable(DomainError):
     code = "upstream_unavailable"
 
 
+# ---- releases: machine
+class TaskGone(Conflict):
+    """A Step Functions task token no longer waits for an answer: its execution went on or ended."""
+
+    code = "task_gone"
+
+
 # The one map from domain errors to HTTP status codes (most specific class first).
 HTTP_STATUS: list[tuple[type[DomainError], int]] = [
     (ValidationFailed, 400),

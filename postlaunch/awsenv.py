@@ -100,6 +100,46 @@ def stack_parameters(stack_name: str, cfn_client: Any) -> dict[str, str]:
     )
 
 
+def state_machines_by_name(
+    variables: Mapping[str, Any],
+    template: Mapping[str, Any] | None,
+    stack_name: str,
+    sfn_client: Any | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Logical id -> ARN of the state machines `variables` refer to, found by their StateMachineName.
+
+    The local stack creates its state machines through the Step Functions API, not CloudFormation
+    (moto's executing backend does not see machines its CloudFormation made), so they are not among
+    the stack's resources; the template names them (`${AWS::StackName}-...`), which finds them.
+    """
+    if template is None:
+        template = json.loads(TEMPLATE.read_text())
+    resources = template.get("Resources", {})
+    wanted: dict[str, str] = {}
+    for value in variables.values():
+        ref = value.get("Ref") if isinstance(value, dict) else None
+        resource = resources.get(ref) if ref else None
+        if not resource or resource.get("Type") != "AWS::StepFunctions::StateMachine":
+            continue
+        name = resource.get("Properties", {}).get("StateMachineName")
+        name = name.get("Fn::Sub") if isinstance(name, dict) else name
+        if isinstance(name, str):
+            wanted[name.replace("${AWS::StackName}", stack_name)] = ref
+    if not wanted:
+        return {}
+    try:
+        client = sfn_client or _client("stepfunctions", environ or os.environ)
+        found: dict[str, str] = {}
+        for page in client.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                if machine["name"] in wanted:
+                    found[wanted[machine["name"]]] = machine["stateMachineArn"]
+        return found
+    except Exception:  # noqa: BLE001 - not found is reported as missing by the caller
+        return {}
+
+
 @dataclass
 class ResolvedEnv:
     """Where each resource variable came from."""
@@ -116,6 +156,7 @@ def resolve_env(
     stack_name: str | None = None,
     cfn_client: Any | None = None,
     template: Mapping[str, Any] | None = None,
+    sfn_client: Any | None = None,
 ) -> ResolvedEnv:
     """The resource variables for the app's settings: from `environ` where set, else from the stack."""
     environ = os.environ if environ is None else environ
@@ -138,6 +179,10 @@ def resolve_env(
         ) from exc
     parameters = {**template_parameters(template), **stack_parameters(stack_name, cfn_client)}
     resolved = env_from_resources({var: variables[var] for var in wanted}, physical, parameters)
+    unresolved = {var: variables[var] for var in wanted if var not in resolved}
+    if unresolved:
+        machines = state_machines_by_name(unresolved, template, stack_name, sfn_client, environ)
+        resolved.update(env_from_resources(unresolved, {**physical, **machines}, parameters))
     env.update(resolved)
     return ResolvedEnv(
         env=env,
@@ -168,6 +213,10 @@ def apply_env(
 
 
 def _cfn_client(environ: Mapping[str, str]) -> Any:
+    return _client("cloudformation", environ)
+
+
+def _client(service: str, environ: Mapping[str, str]) -> Any:
     import boto3
 
     # Read everything from `environ` (normally os.environ), so a caller passing another mapping gets
@@ -178,4 +227,4 @@ def _cfn_client(environ: Mapping[str, str]) -> Any:
         aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY") or None,
         aws_session_token=environ.get("AWS_SESSION_TOKEN") or None,
         profile_name=environ.get("AWS_PROFILE") or None,
-    ).client("cloudformation", region_name=region, endpoint_url=environ.get("AWS_ENDPOINT_URL") or None)
+    ).client(service, region_name=region, endpoint_url=environ.get("AWS_ENDPOINT_URL") or None)

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from postlaunch.localstack import REGION, ROOT, ChaliceLocal, LocalAws, provision
+from postlaunch.localstack import REGION, ROOT, ChaliceLocal, LocalAws, Provisioned, provision
 
 log = logging.getLogger("plm.devstack")
 
@@ -431,6 +431,144 @@ class SnsBridge:
         )
 
 
+# ---------------------------------------------------------------- SQS -> Lambda
+
+
+def queue_name(queue: str, stack_name: str, region: str = REGION, account: str = LOCAL_ACCOUNT) -> str:
+    """The queue an `@app.on_sqs_message(queue=...)` handler reads, as `chalice package` resolves it:
+    a name goes into Fn::Sub "arn:...:<account>:<name>" (so ${AWS::StackName} resolves); an ARN's
+    last part is the name."""
+    if queue.startswith("arn:"):
+        return queue.rsplit(":", 1)[-1]
+    return (
+        queue.replace("${AWS::StackName}", stack_name)
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::AccountId}", account)
+    )
+
+
+@dataclass
+class SqsRoute:
+    """One `@app.on_sqs_message` handler and the queue its Lambda event source mapping reads."""
+
+    name: str
+    handler_string: str
+    queue: str
+    batch_size: int
+    handler: Callable[[dict[str, Any], Any], Any]
+    queue_url: str = ""
+    queue_arn: str = ""
+    delivered: int = 0
+    failures: int = 0
+    last_error: str | None = None
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str = REGION) -> dict[str, Any]:
+    """The event Lambda's SQS event source hands a function, from ReceiveMessage's messages."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+class SqsBridge:
+    """Lambda's SQS event source mapping, locally: `poll()` receives from each `@app.on_sqs_message`
+    handler's queue (which the template created) and calls the handler with a batch in the SQS event
+    shape. As on Lambda, a batch the handler took is deleted; one it raised on stays, visible again
+    after the queue's visibility timeout, until the queue's redrive policy moves it to its DLQ.
+    """
+
+    def __init__(self, routes: list[SqsRoute], sqs: Any):
+        self.routes = routes
+        self._sqs = sqs
+
+    @classmethod
+    def discover(cls, app_obj: Any, module: Any, endpoint: str, stack_name: str) -> SqsBridge:
+        """The app's SQS handlers (Chalice records each as an SQSEventConfig in app.event_sources)."""
+        from chalice.app import SQSEventConfig
+
+        from postlaunch.localstack import client
+
+        routes = [
+            SqsRoute(
+                name=source.name,
+                handler_string=source.handler_string,
+                queue=queue_name(source.queue_arn or source.queue or "", stack_name),
+                batch_size=source.batch_size,
+                handler=getattr(module, source.handler_string.rsplit(".", 1)[-1]),
+            )
+            for source in getattr(app_obj, "event_sources", [])
+            if isinstance(source, SQSEventConfig)
+        ]
+        return cls(routes, client("sqs", endpoint))
+
+    def resolve(self) -> SqsBridge:
+        """Find each route's queue; a route whose queue does not exist is left out, with a warning."""
+        for route in list(self.routes):
+            try:
+                route.queue_url = self._sqs.get_queue_url(QueueName=route.queue)["QueueUrl"]
+            except Exception as exc:  # noqa: BLE001 - one missing queue must not stop the others
+                log.warning("SQS handler %s will not run locally: queue %s: %s", route.name, route.queue, exc)
+                self.routes.remove(route)
+                continue
+            route.queue_arn = self._sqs.get_queue_attributes(
+                QueueUrl=route.queue_url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+        return self
+
+    def poll(self, wait_seconds: int = 0) -> int:
+        """Deliver what is queued now, one batch per call of a handler; returns the messages taken."""
+        handled = 0
+        for route in self.routes:
+            while True:
+                messages = self._sqs.receive_message(
+                    QueueUrl=route.queue_url,
+                    MaxNumberOfMessages=min(max(route.batch_size, 1), 10),
+                    WaitTimeSeconds=wait_seconds,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                if not messages:
+                    break
+                context = LambdaContext(f"post-launch-monitor-local-{route.name}")
+                try:
+                    route.handler(sqs_event(messages, route.queue_arn), context)
+                except Exception as exc:  # noqa: BLE001 - one failing batch must not stop the rest
+                    route.failures += 1
+                    route.last_error = f"{type(exc).__name__}: {exc}"
+                    log.error(
+                        "SQS handler %s failed: %s\n%s", route.name, route.last_error, traceback.format_exc()
+                    )
+                    continue
+                for message in messages:
+                    self._sqs.delete_message(QueueUrl=route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                route.delivered += len(messages)
+                handled += len(messages)
+        return handled
+
+    def as_job(self, period: float = 1.0) -> ScheduledJob:
+        """The bridge as one more job on the dev stack's timer (one job at a time, like the rest)."""
+        return ScheduledJob(
+            name="sqs_to_lambda",
+            handler_string="postlaunch.devstack.SqsBridge.poll",
+            expression=f"SQS poll for {len(self.routes)} SQS handler(s), local only",
+            handler=lambda _event, _context: self.poll(),
+            period=period,
+        )
+
+
 # ---------------------------------------------------------------- the stack
 
 
@@ -492,6 +630,7 @@ class DevStack:
     scheduler: Scheduler | None = None
     env: dict[str, str] = field(default_factory=dict)
     demo_loaded_at: datetime | None = None
+    provisioned: Provisioned | None = None
 
     @classmethod
     def from_env(cls, verbose: bool = False) -> DevStack:
@@ -520,7 +659,7 @@ class DevStack:
                 raise RuntimeError(f"{host}:{port} is already in use; pick another with {name}=<port>.")
         self.say(f"Starting the local AWS (moto) on 127.0.0.1:{self.moto_port} ...")
         self.aws = LocalAws(self.moto_port).start()
-        provisioned = provision(self.aws.endpoint, stack_name=self.stack_name)
+        provisioned = self.provisioned = provision(self.aws.endpoint, stack_name=self.stack_name)
         # The app env as chalice local sees it: ours first, then .chalice/config.json's local stage on
         # top (chalice applies its config over the inherited environment).
         self.env = {**self.aws.app_env(provisioned), **chalice_stage_env("local")}
@@ -539,6 +678,11 @@ class DevStack:
         bridge = SnsBridge.discover(module.app, module, self.aws.endpoint, self.stack_name).subscribe()
         if bridge.routes:
             jobs.append(bridge.as_job())
+        # The release worker answers the state machine's task tokens: a short period keeps a rollout
+        # step's latency near a second, as Lambda's event source mapping would.
+        queues = SqsBridge.discover(module.app, module, self.aws.endpoint, self.stack_name).resolve()
+        if queues.routes:
+            jobs.append(queues.as_job(period=1.0))
         if self.demo:
             jobs.append(self.demo_producer())
         self.scheduler = Scheduler(jobs)
@@ -601,6 +745,7 @@ class DevStack:
             f"  API: {url}",
             f"  Local AWS: {self.aws.endpoint} (moto; CloudFormation stack {self.stack_name})",
             "  Scheduled jobs: " + ("; ".join(job.describe() for job in jobs) if jobs else "none yet"),
+            *self.release_lines(),
             "",
             "In another terminal, point the CLI and the AWS CLI at the local stack:",
             f"  {exports}",
@@ -617,6 +762,20 @@ class DevStack:
         ]
         for line in lines:
             self.say(line)
+
+    def release_lines(self) -> list[str]:
+        """What a newcomer needs to release at once: the state machine and the target(s)."""
+        if self.provisioned is None:
+            return []
+        machine = self.env.get("RELEASE_STATE_MACHINE_ARN") or "not created"
+        targets = "; ".join(
+            f"{function} ({', '.join(f'{alias} -> version {v}' for alias, v in aliases.items())})"
+            for function, aliases in self.provisioned.release_targets.items()
+        )
+        return [
+            f"  Releases: state machine {machine}",
+            f'    target {targets or "none"} (docs/releases.md; README "Start a release from the AWS CLI")',
+        ]
 
     def api_alive(self) -> bool:
         return bool(self.api and self.api.process and self.api.process.poll() is None)

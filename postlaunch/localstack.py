@@ -2,6 +2,11 @@
 
 `make run` (postlaunch.devstack) and the integration tests both use this module, so the tables,
 topics and state machine the tests see are the ones production's CloudFormation creates.
+
+What moto's CloudFormation does not do is done here through the services' own APIs, from the same
+sources: the state machines (from the ASL file the template names; a machine moto's CloudFormation
+created is not seen by its executing Step Functions backend) and the default release target (a Lambda
+function with version 1 behind the staging and production aliases, which a deployment already has).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import boto3
 
 from postlaunch.awsenv import env_from_resources, template_parameters, template_variables
+from postlaunch.package import STATE_MACHINE, definition_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.json"
@@ -38,6 +44,16 @@ LOCAL_TYPES = {
     "AWS::SQS::Queue",
     "AWS::SQS::QueuePolicy",
 }
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account id
+
+# The release targets `make run` provisions (the RELEASE_* settings' defaults; docs/releases.md).
+DEFAULT_RELEASE_TARGETS = "patient-engagement-api"
+DEFAULT_STAGING_ALIAS = "staging"
+DEFAULT_PRODUCTION_ALIAS = "live"
+# What the default target runs: moto keeps the code without running it, so this only has to be a
+# valid deployment package. A new build for a release is `aws lambda update-function-code` (README).
+TARGET_HANDLER = 'def handler(event, context):\n    return {"service": "patient-engagement-api"}\n'
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -119,6 +135,8 @@ class Provisioned:
     stack_name: str
     physical: dict[str, str]
     env: dict[str, str] = field(default_factory=dict)
+    # The release targets created on the local stack: function name -> {alias: version}.
+    release_targets: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def provision(
@@ -142,9 +160,142 @@ def provision(
         for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
     }
     _apply_table_settings(endpoint, body, physical)
+    physical.update(create_state_machines(endpoint, template, physical, stack_name))
+    targets = create_release_targets(endpoint, stack_name)
     # The same variable -> resource mapping the CLI uses against a deployed stack (postlaunch.awsenv).
     env = env_from_resources(template_variables(template), physical, template_parameters(template))
-    return Provisioned(stack_name=stack_name, physical=physical, env=env)
+    return Provisioned(stack_name=stack_name, physical=physical, env=env, release_targets=targets)
+
+
+def _pseudo(value: Any, stack_name: str) -> str:
+    """A string or an Fn::Sub over pseudo parameters only, as CloudFormation would resolve it here."""
+    text = value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
+    if not isinstance(text, str):
+        raise ValueError(f"cannot resolve {value!r} locally")
+    return (
+        text.replace("${AWS::StackName}", stack_name)
+        .replace("${AWS::Region}", REGION)
+        .replace("${AWS::AccountId}", LOCAL_ACCOUNT)
+        .replace("${AWS::Partition}", "aws")
+    )
+
+
+def local_definition(resource: dict[str, Any], physical: dict[str, str], endpoint: str) -> str:
+    """The state machine's ASL with its DefinitionSubstitutions applied, as CloudFormation applies them
+    (`${Name}` replaced in the definition text). A queue's Ref becomes its URL on this moto server."""
+    text = json.dumps(definition_of(resource))
+    for key, value in resource["Properties"].get("DefinitionSubstitutions", {}).items():
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in physical:
+            resolved = physical[value["Ref"]]
+            if resolved.startswith("https://sqs."):
+                # moto's CloudFormation names a queue by its AWS URL; the interpreter sends to this server.
+                resolved = f"{endpoint}/{LOCAL_ACCOUNT}/{resolved.rsplit('/', 1)[-1]}"
+        elif isinstance(value, str | int | float | bool):
+            resolved = str(value)
+        else:
+            raise ValueError(
+                f"DefinitionSubstitutions.{key}: {value!r} cannot be resolved on the local stack"
+            )
+        text = text.replace("${" + key + "}", resolved)
+    return text
+
+
+def create_state_machines(
+    endpoint: str, template: dict[str, Any], physical: dict[str, str], stack_name: str
+) -> dict[str, str]:
+    """Create the template's state machines through the Step Functions API; logical id -> ARN."""
+    sfn, iam = client("stepfunctions", endpoint), client("iam", endpoint)
+    created: dict[str, str] = {}
+    for logical, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != STATE_MACHINE:
+            continue
+        props = resource["Properties"]
+        name = _pseudo(props.get("StateMachineName", f"{stack_name}-{logical}"), stack_name)
+        # moto wants a role ARN; it does not enforce its policy (the template's role is for AWS).
+        role = iam.create_role(
+            RoleName=f"{name}-role"[:64],
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        created[logical] = sfn.create_state_machine(
+            name=name,
+            definition=local_definition(resource, physical, endpoint),
+            roleArn=role,
+            type=props.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+    return created
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def create_release_target(
+    lambda_client: Any, role_arn: str, function: str, aliases: tuple[str, ...]
+) -> dict[str, str]:
+    """A function with version 1 published and each alias on it, as a deployed target looks before
+    its first release. Returns {alias: version}."""
+    lambda_client.create_function(
+        FunctionName=function,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="handler.handler",
+        Code={"ZipFile": _zip({"handler.py": TARGET_HANDLER})},
+        Description="A release target on the local stack (postlaunch.localstack)",
+    )
+    version = lambda_client.publish_version(FunctionName=function, Description="provisioned")["Version"]
+    for alias in aliases:
+        lambda_client.create_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+    return {alias: version for alias in aliases}
+
+
+def create_release_targets(
+    endpoint: str, stack_name: str, environ: dict[str, str] | os._Environ | None = None
+) -> dict[str, dict[str, str]]:
+    """The release targets RELEASE_TARGETS names (default patient-engagement-api), with both aliases."""
+    environ = os.environ if environ is None else environ
+    targets = [
+        t.strip() for t in (environ.get("RELEASE_TARGETS") or DEFAULT_RELEASE_TARGETS).split(",") if t.strip()
+    ]
+    aliases = (
+        environ.get("RELEASE_STAGING_ALIAS") or DEFAULT_STAGING_ALIAS,
+        environ.get("RELEASE_PRODUCTION_ALIAS") or DEFAULT_PRODUCTION_ALIAS,
+    )
+    iam, lam = client("iam", endpoint), client("lambda", endpoint)
+    # moto's Lambda wants an existing role for create_function.
+    role = iam.create_role(
+        RoleName=f"{stack_name}-release-target"[:64],
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    return {target: create_release_target(lam, role, target, aliases) for target in targets}
 
 
 def _apply_table_settings(endpoint: str, body: dict[str, Any], physical: dict[str, str]) -> None:
@@ -212,6 +363,9 @@ class LocalAws:
         _serialize_dynamodb()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The interpreter logs an ERROR for every Choice probe of an absent field (IsPresent), which the
+        # rollout's input validation makes on each execution; a real failure shows in describe-execution.
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         self._server.start()
         wait_for_port(self.port)
         # Switching the config swaps the backend: switch first, then create resources.

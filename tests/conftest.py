@@ -111,3 +111,39 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 def workspace() -> str:
     """A fresh workspace id per test, so tests sharing the session's tables do not see each other."""
     return f"ws-{uuid.uuid4().hex[:10]}"
+
+
+# ---- releases: machine
+@pytest.fixture(scope="session")
+def release_worker(stack: Stack) -> Iterator[object]:
+    """The release worker (app.py's @app.on_sqs_message handler) answering the rollout state machine
+    for the rest of the session, in a thread of this process: the dev stack's SQS bridge, polled
+    continuously. Bake ticks of 1 s (RELEASE_TICK_SECONDS), so a gate is asked every second."""
+    import threading
+
+    from chalicelib.config import reset_settings
+    from chalicelib.store.base import bind_models
+    from postlaunch.devstack import SqsBridge, load_app
+
+    os.environ["RELEASE_TICK_SECONDS"] = "1"
+    reset_settings()
+    bind_models()
+    module = load_app()
+    bridge = SqsBridge.discover(module.app, module, stack.aws.endpoint, "post-launch-monitor-local").resolve()
+    assert [route.name for route in bridge.routes] == ["release_worker"], bridge.routes
+    stopping = threading.Event()
+
+    def run() -> None:
+        while not stopping.is_set():
+            try:
+                bridge.poll(wait_seconds=1)
+            except Exception:  # noqa: BLE001 - moto going away at the end of the session
+                stopping.wait(0.5)
+
+    thread = threading.Thread(target=run, name="release-worker", daemon=True)
+    thread.start()
+    try:
+        yield bridge
+    finally:
+        stopping.set()
+        thread.join(timeout=10)
