@@ -11,6 +11,7 @@ from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
 from chalicelib.issues import service as issues
+from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
@@ -22,6 +23,7 @@ from chalicelib.schemas.feedback import (
 from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
 from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQuery, IssueUpdate
 from chalicelib.schemas.metrics import MetricsBatch
+from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
 from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
@@ -297,6 +299,36 @@ def issue_from_feedback(call: Call, feedback_id: str):
     body = call.body(IssueFromFeedback) if call.request.raw_body else None
     record, created = issues.issue_from_feedback(call.principal, feedback_id, body, settings=call.settings)
     return json_response(record, 201 if created else 200, _issue_headers(record, created=created))
+
+
+# ---- releases: api
+RELEASES = "/api/releases"
+
+
+@app.route(RELEASES, methods=["POST"])
+@api.endpoint(Role.ADMIN)
+def create_release(call: Call):
+    """A planned release of fixed issues (201); dryRun: the checks and the plan only (200, no writes)."""
+    record = releases.create_from_request(
+        call.body(ReleaseCreate), actor=call.principal.sub, settings=call.settings
+    )
+    if record.get("dryRun"):
+        return json_response(record, 200)
+    return json_response(record, 201, {"Location": f"{RELEASES}/{record['version']}"})
+
+
+@app.route(RELEASES, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def list_releases(call: Call):
+    """Releases newest first (?status=), cursor-paginated."""
+    return releases.list_releases(call.params(ReleaseListQuery), settings=call.settings)
+
+
+@app.route(RELEASES + "/{version}", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def get_release(call: Call, version: str):
+    """One release: issues, targets, status, environments, gates, backups, history."""
+    return releases.get_release(version, settings=call.settings)
 
 
 # ---- releases: worker

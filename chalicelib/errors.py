@@ -68,6 +68,21 @@ class RolloutLocked(Conflict):
         self.function = function
 
 
+class LatestUnchanged(Conflict):
+    """`$LATEST` is the code of an existing version: publishing would make nothing new
+    (releases: chalicelib.integrations.lambda_aliases.publish_latest)."""
+
+    def __init__(self, function: str, version: str):
+        super().__init__(
+            f"{function}: $LATEST has not changed since version {version}; deploy a new build "
+            "(aws lambda update-function-code) before publishing, or name the version "
+            "(--function-version).",
+            details={"function": function, "existingVersion": version},
+        )
+        self.function = function
+        self.version = version
+
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 
