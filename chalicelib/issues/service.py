@@ -91,9 +91,13 @@ def create_issue(
     settings = store.bind(settings)
     body = parse(IssueCreate, body)
     texts, kinds = _redact({"title": body.title, "description": body.description}, settings)
-    feedback = [_load_feedback(fid) for fid in body.feedback_ids or []]
-    for record in feedback:
+    feedback = []
+    for n, fid in enumerate(body.feedback_ids or []):
+        record = feedback_store.get(fid)
+        if record is None:
+            raise ValidationFailed([FieldError(f"feedbackIds.{n}", f"No feedback with id {fid!r}.")])
         _check_unlinked(record)
+        feedback.append(record)
     issue = store.create_issue(
         texts["title"],
         body.severity,
@@ -159,7 +163,10 @@ def issue_from_feedback(
 def _link_existing(
     principal: Principal, issue_id: str, item: dict[str, Any], now: datetime | None, settings: Settings
 ) -> dict[str, Any]:
-    issue = _load(issue_id, settings)
+    try:
+        issue = _load(issue_id, settings)
+    except NotFound as exc:
+        raise ValidationFailed([FieldError("issueId", exc.message)]) from exc
     record = issue.as_dict()
     ids = [*record["feedbackIds"], item["id"]]
     if len(ids) > settings.issue_feedback_max:
