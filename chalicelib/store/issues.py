@@ -357,15 +357,7 @@ def create_issue(
         status=status,
         feedbackIds=fids,
         feedbackWorkspaces=workspaces or None,
-        history=[
-            lifecycle.history_entry(
-                at=stamp,
-                by=actor,
-                action="created",
-                to=status,
-                **({"feedbackIds": fids} if fids else {}),
-            )
-        ],
+        history=[lifecycle.history_entry(at=stamp, by=actor, action="created", to=status)],
         redactions=sorted(set(redactions)) or None,
         createdAt=stamp,
         createdBy=actor,
