@@ -249,6 +249,9 @@ def test_more_feedback_joins_an_existing_issue_and_widens_its_reach(stack):
     )
     assert engineer.post(f"{FEEDBACK}/no-such-item/issue").status_code == 404
     fresh = submit(stack, workspaces[0])
+    closed = patch(engineer, issue, status="closed").json()
+    late = engineer.post(f"{FEEDBACK}/{fresh['id']}/issue", json={"issueId": closed["id"]})
+    assert late.status_code == 409 and "reopen it" in late.json()["error"]["message"]
     no_issue = engineer.post(f"{FEEDBACK}/{fresh['id']}/issue", json={"issueId": "BUG-999999999"})
     assert no_issue.status_code == 400 and fields(no_issue) == {"issueId"}
 
