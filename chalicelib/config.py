@@ -85,9 +85,10 @@ class Settings(BaseModel):
     feedback_history_max: int = Field(default=20, ge=1, le=25)
     # ---- releases: issues (docs/issues.md)
     # An issue keeps its newest history entries, at most this many (older ones are counted in
-    # historyDropped); feedback items one issue may link. Both bound the item far below 400 KB.
-    issue_history_max: int = Field(default=50, ge=1, le=100)
-    issue_feedback_max: int = Field(default=200, ge=1, le=500)
+    # historyDropped), and links at most issue_feedback_max feedback items. The upper bounds keep the
+    # largest possible item under DynamoDB's 400 KB (tests/unit/test_issues_item_size.py).
+    issue_history_max: int = Field(default=30, ge=1, le=40)
+    issue_feedback_max: int = Field(default=100, ge=1, le=200)
 
     # ---- releases: core (docs/releases.md)
     releases_table: str = "plm-local-releases"
