@@ -11,6 +11,7 @@ from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
 from chalicelib.issues import service as issues
+from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
@@ -22,6 +23,7 @@ from chalicelib.schemas.feedback import (
 from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
 from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQuery, IssueUpdate
 from chalicelib.schemas.metrics import MetricsBatch
+from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
 from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
@@ -250,19 +252,6 @@ def alarm_or_group(event):
     return delivery.notify_slack(message)
 
 
-# ---- releases: worker
-# The rollout state machine's Python steps arrive on the gate queue, one message per invocation, each
-# with a task token the worker answers (docs/releases.md, "Worker protocol"). The queue name is read at
-# import, like the topic names above: ${AWS::StackName} resolves to infra/template.json's QueueName.
-_GATE = get_settings()
-
-
-@app.on_sqs_message(queue=_GATE.release_gate_queue, batch_size=1, name="release_worker")
-def release_worker(event):
-    """Run one rollout step (chalicelib.releases.rollout) and answer its task token."""
-    return [release_worker_steps.process(record.body) for record in event]
-
-
 # ---- releases: issues
 ISSUES = "/api/issues"
 
@@ -310,6 +299,49 @@ def issue_from_feedback(call: Call, feedback_id: str):
     body = call.body(IssueFromFeedback) if call.request.raw_body else None
     record, created = issues.issue_from_feedback(call.principal, feedback_id, body, settings=call.settings)
     return json_response(record, 201 if created else 200, _issue_headers(record, created=created))
+
+
+# ---- releases: api
+RELEASES = "/api/releases"
+
+
+@app.route(RELEASES, methods=["POST"])
+@api.endpoint(Role.ADMIN)
+def create_release(call: Call):
+    """A planned release of fixed issues (201); dryRun: the checks and the plan only (200, no writes)."""
+    record = releases.create_from_request(
+        call.body(ReleaseCreate), actor=call.principal.sub, settings=call.settings
+    )
+    if record.get("dryRun"):
+        return json_response(record, 200)
+    return json_response(record, 201, {"Location": f"{RELEASES}/{record['version']}"})
+
+
+@app.route(RELEASES, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def list_releases(call: Call):
+    """Releases newest first (?status=), cursor-paginated."""
+    return releases.list_releases(call.params(ReleaseListQuery), settings=call.settings)
+
+
+@app.route(RELEASES + "/{version}", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def get_release(call: Call, version: str):
+    """One release: issues, targets, status, environments, gates, backups, history."""
+    return releases.get_release(version, settings=call.settings)
+
+
+# ---- releases: worker
+# The rollout state machine's Python steps arrive on the gate queue, one message per invocation, each
+# with a task token the worker answers (docs/releases.md, "Worker protocol"). The queue name is read at
+# import, like the topic names above: ${AWS::StackName} resolves to infra/template.json's QueueName.
+_GATE = get_settings()
+
+
+@app.on_sqs_message(queue=_GATE.release_gate_queue, batch_size=1, name="release_worker")
+def release_worker(event):
+    """Run one rollout step (chalicelib.releases.rollout) and answer its task token."""
+    return [release_worker_steps.process(record.body) for record in event]
 
 
 # Keep last: answers CORS preflight for every route declared above.

@@ -85,9 +85,18 @@ class Settings(BaseModel):
     feedback_history_max: int = Field(default=20, ge=1, le=25)
     # ---- releases: issues (docs/issues.md)
     # An issue keeps its newest history entries, at most this many (older ones are counted in
-    # historyDropped); feedback items one issue may link. Both bound the item far below 400 KB.
-    issue_history_max: int = Field(default=50, ge=1, le=100)
-    issue_feedback_max: int = Field(default=200, ge=1, le=500)
+    # historyDropped), and links at most issue_feedback_max feedback items. The upper bounds keep the
+    # largest possible item under DynamoDB's 400 KB (tests/unit/test_issues_item_size.py).
+    issue_history_max: int = Field(default=30, ge=1, le=40)
+    issue_feedback_max: int = Field(default=100, ge=1, le=200)
+
+    # ---- releases: core (docs/releases.md)
+    releases_table: str = "plm-local-releases"
+    # The Lambda functions a release moves (RELEASE_TARGETS, comma-separated), and their aliases.
+    release_targets: list[str] = Field(default_factory=lambda: ["patient-engagement-api"], min_length=1)
+    release_staging_alias: str = "staging"
+    release_production_alias: str = "live"
+
     # Open critical/high feedback and issues the health evaluator reads, per severity and kind;
     # more is reported truncated.
     health_open_items_max: int = Field(default=1000, ge=1)
@@ -355,6 +364,12 @@ class Settings(BaseModel):
             "jwt_audience": _csv(env.get("JWT_AUDIENCE")),
             "health_dynamodb_tables": _csv(env.get("HEALTH_DYNAMODB_TABLES")),
             "alert_backup_tables": _csv(env.get("ALERT_BACKUP_TABLES")),
+            # ---- releases: core
+            **(
+                {"release_targets": _csv(env.get("RELEASE_TARGETS"))}
+                if _csv(env.get("RELEASE_TARGETS"))
+                else {}
+            ),
             **({"jwt_token_use": _csv(env.get("JWT_TOKEN_USE"))} if _csv(env.get("JWT_TOKEN_USE")) else {}),
             **(
                 {"health_dynamodb_operations": _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))}
@@ -372,6 +387,10 @@ class Settings(BaseModel):
             # ---- releases: issues
             "issue_history_max",
             "issue_feedback_max",
+            # ---- releases: core
+            "releases_table",
+            "release_staging_alias",
+            "release_production_alias",
             # ---- alerts: silences
             "silences_table",
             "silences_active_max",

@@ -171,6 +171,9 @@ def plan_update(
         target = None
     if target is None and reason is not None:
         raise ValidationFailed([FieldError("reason", "A reason goes with a status change.")])
+    if target is not None:
+        # First: a move the lifecycle refuses is the answer, whatever else the request holds.
+        check_transition(record, target, by_release=by_release)
 
     changed: dict[str, dict[str, Any]] = {}
     for name in (*_TEXT_FIELDS, *_VALUE_FIELDS):
@@ -215,7 +218,6 @@ def plan_update(
         changed["priority"] = {"from": record.get("priority"), "to": priority}
 
     if target is not None:
-        check_transition(record, target, by_release=by_release)
         change.set["status"] = target
         if is_open(target):
             change.set["openSeverity"] = severity

@@ -36,6 +36,8 @@ from chalicelib.store import issues as store
 _ISSUE_ID = re.compile(r"BUG-[0-9]{3,9}")
 _IF_MATCH = re.compile(r'(?:W/)?("?)(?P<version>[0-9]{1,18})\1')
 _CURSOR_VERSION = 1
+# Issues a new report cannot join (fixed and wont_fix can: the fix is coming / the verdict stands).
+NOT_LINKABLE = frozenset({"released", "verified", "closed"})
 
 
 def _now(now: datetime | None = None) -> str:
@@ -91,9 +93,13 @@ def create_issue(
     settings = store.bind(settings)
     body = parse(IssueCreate, body)
     texts, kinds = _redact({"title": body.title, "description": body.description}, settings)
-    feedback = [_load_feedback(fid) for fid in body.feedback_ids or []]
-    for record in feedback:
+    feedback = []
+    for n, fid in enumerate(body.feedback_ids or []):
+        record = feedback_store.get(fid)
+        if record is None:
+            raise ValidationFailed([FieldError(f"feedbackIds.{n}", f"No feedback with id {fid!r}.")])
         _check_unlinked(record)
+        feedback.append(record)
     issue = store.create_issue(
         texts["title"],
         body.severity,
@@ -159,8 +165,18 @@ def issue_from_feedback(
 def _link_existing(
     principal: Principal, issue_id: str, item: dict[str, Any], now: datetime | None, settings: Settings
 ) -> dict[str, Any]:
-    issue = _load(issue_id, settings)
+    try:
+        issue = _load(issue_id, settings)
+    except NotFound as exc:
+        raise ValidationFailed([FieldError("issueId", exc.message)]) from exc
     record = issue.as_dict()
+    if record["status"] in NOT_LINKABLE:
+        # A report after the fix shipped (or after closing) may be a regression: hiding it from the
+        # health rules behind a finished issue would lose it. Reopen the issue first.
+        raise Conflict(
+            f"Issue {issue_id} is {record['status']}; reopen it (status open) before linking new reports.",
+            details={"issueId": issue_id, "status": record["status"]},
+        )
     ids = [*record["feedbackIds"], item["id"]]
     if len(ids) > settings.issue_feedback_max:
         raise ValidationFailed(
@@ -247,16 +263,13 @@ def list_issues(
     read = queries = 0
     resume: tuple[str, dict[str, str] | None] | None = None
     for n, partition in enumerate(partitions):
+        start_after = after if n == 0 else None
         pages = store.IndexQuery(
-            index,
-            partition,
-            severity=query.severity,
-            feature_area=query.feature_area,
-            after=after if n == 0 else None,
+            index, partition, severity=query.severity, feature_area=query.feature_area, after=start_after
         )
         while resume is None and not pages.done:
             if read >= budget:
-                resume = (partition, pages.last_key or after)
+                resume = (partition, pages.last_key or start_after)
                 break
             # One item beyond the page tells whether there is a next one; with filters, more are
             # read per Query (not every item read is returned), still within the budget.

@@ -36,6 +36,7 @@ Priority = Literal["P1", "P2", "P3", "P4"]
 # stored one is cut to the limit, as feedback's).
 TEXT_LIMITS = {"title": 200, "description": 4000, "assignee": 200, "reason": 500}
 MAX_FEEDBACK_PER_REQUEST = 25
+MIN_ESTIMATE_HOURS = 0.1
 MAX_ESTIMATE_HOURS = 1000
 
 
@@ -56,9 +57,12 @@ Title = Annotated[str, _text("title", 5)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_LIMITS["description"])]
 Assignee = Annotated[str, _text("assignee", 1)]
 Reason = Annotated[str, _text("reason", 1)]
-# Hours of work, at most MAX_ESTIMATE_HOURS; numbers only (no "3"), 4.0 is 4.
+# Hours of work, from MIN_ESTIMATE_HOURS (6 minutes; DynamoDB numbers stop at 1e-130, so a bound
+# keeps 5e-324 from the table) to MAX_ESTIMATE_HOURS; numbers only (no "3"), 4.0 is 4.
 Estimate = Annotated[
-    float, Field(strict=True, gt=0, le=MAX_ESTIMATE_HOURS, allow_inf_nan=False), BeforeValidator(_integral)
+    float,
+    Field(strict=True, ge=MIN_ESTIMATE_HOURS, le=MAX_ESTIMATE_HOURS, allow_inf_nan=False),
+    BeforeValidator(_integral),
 ]
 FeatureAreas = Annotated[list[FeatureArea], Field(max_length=6), AfterValidator(_unique)]
 FeedbackId = Annotated[str, StringConstraints(min_length=1, max_length=100)]

@@ -59,9 +59,11 @@ __all__ = [
     "IssueItem",
     "IssueRecord",
     "create_issue",
+    "drop_release_hold",
     "get_issue",
     "link_feedback",
     "open_issues",
+    "release_hold_action",
     "set_issue_status",
     "update_issue",
 ]
@@ -357,15 +359,7 @@ def create_issue(
         status=status,
         feedbackIds=fids,
         feedbackWorkspaces=workspaces or None,
-        history=[
-            lifecycle.history_entry(
-                at=stamp,
-                by=actor,
-                action="created",
-                to=status,
-                **({"feedbackIds": fids} if fids else {}),
-            )
-        ],
+        history=[lifecycle.history_entry(at=stamp, by=actor, action="created", to=status)],
         redactions=sorted(set(redactions)) or None,
         createdAt=stamp,
         createdBy=actor,
@@ -576,3 +570,70 @@ class IndexQuery:
         self._started = True
         records = [_record(IssueItem.from_raw_data(raw)) for raw in page.get("Items", [])]
         return records, int(page.get("ScannedCount", 0))
+
+
+# ------------------------------------------------------------------ for the releases capability
+# PynamoDB always writes the VersionAttribute on an update (`version = 1` when the model instance
+# carries none), so a release must not update IssueItem from a bare key: these helpers write
+# activeRelease on the version read, which also moves the issue's ETag (activeRelease is shown).
+
+
+def release_hold_action(
+    tx: TransactWrite,
+    issue: IssueRecord,
+    release: str,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Add to a release's transaction: activeRelease = release on `issue` (as read), conditional
+    on it being at that version, fixed, and held by no release; a history entry says so."""
+    settings = bind_models(settings)
+    item = IssueItem(id=issue.id)
+    item.version = issue.version
+    record = issue.as_dict()
+    change = lifecycle.Change()
+    entry = lifecycle.history_entry(at=_now_iso(now), by=actor, action="held", release=release)
+    lifecycle.with_history(record, entry, settings.issue_history_max, change)
+    actions = [IssueItem.activeRelease.set(release), IssueItem.kind.set(KIND)]
+    actions += [ATTRIBUTES[name].set(value) for name, value in change.set.items()]
+    condition = (
+        IssueItem.id.exists() & (IssueItem.status == "fixed") & IssueItem.activeRelease.does_not_exist()
+    )
+    tx.update(item, actions=actions, condition=condition)
+
+
+def drop_release_hold(
+    issue_id: str,
+    release: str,
+    *,
+    actor: str = "system",
+    reason: str | None = None,
+    settings: Settings | None = None,
+) -> IssueRecord | None:
+    """Remove activeRelease where it is `release` (a rolled-back or failed release frees its issues);
+    None when the issue is held by no release or another one. Conditional on the version read and
+    on the hold, retried when a concurrent edit moved the version."""
+    settings = bind_models(settings)
+    for _ in range(3):
+        issue = _record(_read(issue_id))
+        if issue.active_release != release:
+            return None
+        change = lifecycle.Change()
+        entry = lifecycle.history_entry(
+            at=_now_iso(), by=actor, action="unheld", release=release, reason=reason
+        )
+        lifecycle.with_history(issue.as_dict(), entry, settings.issue_history_max, change)
+        item = IssueItem(id=issue_id)
+        item.version = issue.version
+        actions = [IssueItem.activeRelease.remove(), IssueItem.kind.set(KIND)]
+        actions += [ATTRIBUTES[name].set(value) for name, value in change.set.items()]
+        try:
+            item.update(actions=actions, condition=IssueItem.activeRelease == release)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise table_error(exc, "update the issue") from exc
+            continue
+        return get_issue(issue_id, settings)
+    raise Conflict(f"Issue {issue_id} kept changing; its release hold could not be dropped, retry.")

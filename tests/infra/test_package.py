@@ -1,4 +1,5 @@
-"""The deployable artefact: `chalice package --merge-template infra/template.json`, linted by cfn-lint.
+"""The deployable artefact as `make package` builds it (postlaunch.package: infra/template.json with
+the state machine's ASL file inlined, then `chalice package --merge-template`), linted by cfn-lint.
 
 Slow (it builds the Lambda bundle from requirements.txt with manylinux wheels), so marked; `make test`
 runs it, `make test-fast` skips it.
@@ -23,16 +24,9 @@ def packaged(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("package")
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     env.pop("AWS_ENDPOINT_URL", None)
+    # What `make package` runs.
     result = subprocess.run(
-        [
-            str(BIN / "chalice"),
-            "package",
-            "--stage",
-            "prod",
-            "--merge-template",
-            "infra/template.json",
-            str(out),
-        ],
+        [sys.executable, "-m", "postlaunch.package", "--stage", "prod", "--out", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -162,3 +156,34 @@ def test_each_slack_notifier_is_subscribed_to_its_severity_topic(packaged):
         # subscription's) comes from the topic ARN every function gets in Globals.
         assert {"Ref": topic} in template["Globals"]["Function"]["Environment"]["Variables"].values()
         assert resources[function]["Properties"]["Handler"] == "app.notify_slack_" + function[11:].lower()
+
+
+# ---- releases: machine
+@pytest.mark.slow
+def test_the_packaged_state_machine_is_the_asl_file_with_the_gate_queue_substituted(packaged):
+    template = json.loads((packaged / "sam.json").read_text())
+    machine = template["Resources"]["ReleaseRolloutStateMachine"]["Properties"]
+    # The definition is the file's, whole (cfn-lint above checked it with the rest of the template)
+    assert machine["Definition"] == json.loads((ROOT / "infra" / "release-rollout.asl.json").read_text())
+    assert machine["DefinitionSubstitutions"] == {"GateQueueUrl": {"Ref": "ReleaseGateQueue"}}
+    # And the release worker is wired to the gate queue the machine sends to, one message at a time
+    [event] = template["Resources"]["ReleaseWorker"]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    queue_name = template["Resources"]["ReleaseGateQueue"]["Properties"]["QueueName"]["Fn::Sub"]
+    assert event["Properties"]["Queue"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:" + queue_name
+    }
+    # The queue outlives a slow worker: visibility at least the function's timeout
+    timeout = template["Resources"]["ReleaseWorker"]["Properties"].get("Timeout", 60)
+    assert template["Resources"]["ReleaseGateQueue"]["Properties"]["VisibilityTimeout"] >= timeout
+
+
+def test_the_packager_inlines_each_state_machine_file_and_leaves_the_source_alone():
+    from postlaunch.package import inline_definitions
+
+    source = json.loads((ROOT / "infra" / "template.json").read_text())
+    merged = inline_definitions(source)
+    machine = merged["Resources"]["ReleaseRolloutStateMachine"]
+    assert machine["Properties"]["Definition"]["StartAt"] == "Validate"
+    assert "DefinitionFile" not in machine.get("Metadata", {})
+    assert "Definition" not in source["Resources"]["ReleaseRolloutStateMachine"]["Properties"]

@@ -248,6 +248,12 @@ def test_more_feedback_joins_an_existing_issue_and_widens_its_reach(stack):
         engineer.post(f"{FEEDBACK}/{items[1]['id']}/issue", json={"issueId": issue["id"]}).status_code == 409
     )
     assert engineer.post(f"{FEEDBACK}/no-such-item/issue").status_code == 404
+    fresh = submit(stack, workspaces[0])
+    closed = patch(engineer, issue, status="closed").json()
+    late = engineer.post(f"{FEEDBACK}/{fresh['id']}/issue", json={"issueId": closed["id"]})
+    assert late.status_code == 409 and "reopen it" in late.json()["error"]["message"]
+    no_issue = engineer.post(f"{FEEDBACK}/{fresh['id']}/issue", json={"issueId": "BUG-999999999"})
+    assert no_issue.status_code == 400 and fields(no_issue) == {"issueId"}
 
 
 def test_filing_an_issue_with_feedback_ids_links_them_or_nothing(stack, workspace):
@@ -261,6 +267,9 @@ def test_filing_an_issue_with_feedback_ids_links_them_or_nothing(stack, workspac
     assert refused.status_code == 409 and two["id"] in refused.json()["error"]["message"]
     assert engineer.get(f"{FEEDBACK}/{one['id']}").json()["issueId"] is None
     assert engineer.get(f"{FEEDBACK}/{two['id']}").json()["issueId"] == taken["id"]
+
+    unknown = {"title": "A report", "severity": "high", "feedbackIds": [one["id"], "no-such-item"]}
+    assert fields(engineer.post(ISSUES, json=unknown)) == {"feedbackIds.1"}
 
     ok = engineer.post(ISSUES, json={"title": "First report", "severity": "high", "feedbackIds": [one["id"]]})
     assert ok.status_code == 201 and ok.json()["feedbackIds"] == [one["id"]]
