@@ -10,6 +10,8 @@ from chalicelib.config import get_settings
 from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
+from chalicelib.issues import service as issues
+from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
@@ -19,7 +21,9 @@ from chalicelib.schemas.feedback import (
     FeedbackUpdate,
 )
 from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
+from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQuery, IssueUpdate
 from chalicelib.schemas.metrics import MetricsBatch
+from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
 from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
@@ -246,6 +250,85 @@ def alarm_or_group(event):
         alert = alarms.handle_alarm_message(message)
         return {"alarm": message["AlarmName"], "alertId": alert["id"] if alert else None}
     return delivery.notify_slack(message)
+
+
+# ---- releases: issues
+ISSUES = "/api/issues"
+
+
+def _issue_headers(record: dict, created: bool = False) -> dict:
+    headers = {"ETag": issues.etag(record)}
+    return headers | ({"Location": f"{ISSUES}/{record['id']}"} if created else {})
+
+
+@app.route(ISSUES, methods=["POST"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def create_issue(call: Call):
+    """A new BUG-### issue (open); feedbackIds links those items both ways."""
+    record = issues.create_issue(call.principal, call.body(IssueCreate), settings=call.settings)
+    return json_response(record, 201, _issue_headers(record, created=True))
+
+
+@app.route(ISSUES, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def list_issues(call: Call):
+    """Issues newest first, filtered by severity, status, featureArea; cursor-paginated."""
+    return issues.list_issues(call.params(IssueListQuery), settings=call.settings)
+
+
+@app.route(ISSUES + "/{issue_id}", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def get_issue(call: Call, issue_id: str):
+    record = issues.get_issue(issue_id, settings=call.settings)
+    return json_response(record, 200, _issue_headers(record))
+
+
+@app.route(ISSUES + "/{issue_id}", methods=["PATCH"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def update_issue(call: Call, issue_id: str):
+    """Edit and move along the lifecycle; If-Match (or body version) guards against lost updates."""
+    change, if_match = call.body(IssueUpdate), call.header("If-Match")
+    record = issues.update_issue(call.principal, issue_id, change, if_match, settings=call.settings)
+    return json_response(record, 200, _issue_headers(record))
+
+
+@app.route(FEEDBACK + "/{feedback_id}/issue", methods=["POST"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def issue_from_feedback(call: Call, feedback_id: str):
+    """An issue from a feedback item (201), or the item joined to an existing issue (200)."""
+    body = call.body(IssueFromFeedback) if call.request.raw_body else None
+    record, created = issues.issue_from_feedback(call.principal, feedback_id, body, settings=call.settings)
+    return json_response(record, 201 if created else 200, _issue_headers(record, created=created))
+
+
+# ---- releases: api
+RELEASES = "/api/releases"
+
+
+@app.route(RELEASES, methods=["POST"])
+@api.endpoint(Role.ADMIN)
+def create_release(call: Call):
+    """A planned release of fixed issues (201); dryRun: the checks and the plan only (200, no writes)."""
+    record = releases.create_from_request(
+        call.body(ReleaseCreate), actor=call.principal.sub, settings=call.settings
+    )
+    if record.get("dryRun"):
+        return json_response(record, 200)
+    return json_response(record, 201, {"Location": f"{RELEASES}/{record['version']}"})
+
+
+@app.route(RELEASES, methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def list_releases(call: Call):
+    """Releases newest first (?status=), cursor-paginated."""
+    return releases.list_releases(call.params(ReleaseListQuery), settings=call.settings)
+
+
+@app.route(RELEASES + "/{version}", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def get_release(call: Call, version: str):
+    """One release: issues, targets, status, environments, gates, backups, history."""
+    return releases.get_release(version, settings=call.settings)
 
 
 # ---- releases: worker

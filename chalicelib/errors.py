@@ -51,6 +51,38 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class RolloutLocked(Conflict):
+    """Another rollout holds a target function (releases: one rollout per target at a time)."""
+
+    code = "rollout_locked"
+
+    def __init__(self, holder: dict, function: str | None = None):
+        what = f" of {function}" if function else ""
+        super().__init__(
+            f"Release {holder.get('release')} is rolling out{what} in {holder.get('environment')} "
+            f"(execution {holder.get('executionArn')}, since {holder.get('since')}); "
+            "wait for it to end or abort it.",
+            details={"holder": dict(holder), **({"function": function} if function else {})},
+        )
+        self.holder = dict(holder)
+        self.function = function
+
+
+class LatestUnchanged(Conflict):
+    """`$LATEST` is the code of an existing version: publishing would make nothing new
+    (releases: chalicelib.integrations.lambda_aliases.publish_latest)."""
+
+    def __init__(self, function: str, version: str):
+        super().__init__(
+            f"{function}: $LATEST has not changed since version {version}; deploy a new build "
+            "(aws lambda update-function-code) before publishing, or name the version "
+            "(--function-version).",
+            details={"function": function, "existingVersion": version},
+        )
+        self.function = function
+        self.version = version
+
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 

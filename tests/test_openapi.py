@@ -165,6 +165,19 @@ def test_documented_bodies_carry_the_rules_the_api_enforces(doc, doc_schema, mod
         assert constraints(documented["properties"][name]) == constraints(prop), name
 
 
+@pytest.mark.parametrize("doc_schema", ["IssueCreate", "IssueUpdate", "IssueFromFeedback"])
+def test_documented_issue_bodies_carry_the_rules_the_api_enforces(doc, doc_schema):
+    from chalicelib.schemas import issues as schema
+
+    documented = doc["components"]["schemas"][doc_schema]
+    generated = getattr(schema, doc_schema).model_json_schema(by_alias=True)
+    assert set(documented["properties"]) == set(generated["properties"])
+    assert documented.get("additionalProperties") is False
+    assert set(documented.get("required", [])) == set(generated.get("required", []))
+    for name, prop in generated["properties"].items():
+        assert constraints(documented["properties"][name]) == constraints(prop), name
+
+
 @pytest.mark.parametrize("doc_schema", ["AlertResolve", "Matcher"])
 def test_documented_alert_bodies_carry_the_rules_the_api_enforces(doc, doc_schema):
     from chalicelib.schemas import alerts as schema
@@ -235,6 +248,7 @@ QUERY_MODELS = [
     ("/api/monitoring/system-health/slo", "get", "chalicelib.schemas.health", "SloQuery"),
     ("/api/monitoring/alerts", "get", "chalicelib.schemas.alerts", "AlertListQuery"),
     ("/api/monitoring/silences", "get", "chalicelib.schemas.alerts", "SilenceListQuery"),
+    ("/api/issues", "get", "chalicelib.schemas.issues", "IssueListQuery"),
 ]
 
 

@@ -173,7 +173,7 @@ def _read_feedback(
         detail["openFeedback"] = {"error": _failure(exc)}
         return satisfaction, responses, Missing(reason), Missing(reason), detail
     counted = stability_rules.classify(issues, feedback)
-    detail["issues"] = {"open": [i.as_dict() for i in issues], "truncated": issues_truncated}
+    detail["issues"] = {"open": [i.brief() for i in issues], "truncated": issues_truncated}
     detail["openFeedback"] = {
         "read": len(feedback),
         "truncated": truncated,

@@ -1,7 +1,8 @@
 """Which open problems the score's stability rules count, each exactly once.
 
 Definitions (docs/health.md repeats them):
-- A *critical error* is an open issue (status open/in_progress) of severity critical, or an open
+- A *critical error* is an open issue (status open, triaged, assigned, in_progress: not fixed,
+  released, verified, wont_fix or closed; chalicelib.issues.lifecycle) of severity critical, or an open
   feedback item of severity critical in an error category (bug_report, performance_issue) that is not
   linked to an issue.
 - A *high-priority issue* is an open issue of severity high, or an open feedback item not linked to an

@@ -87,6 +87,7 @@ def test_stateful_tables_survive_stack_deletion():
         "HealthTable",
         "AlertsTable",
         "SilencesTable",
+        "ReleasesTable",
     ):
         assert RESOURCES[name]["DeletionPolicy"] == "Retain"
 

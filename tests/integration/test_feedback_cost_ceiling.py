@@ -326,9 +326,9 @@ def test_open_feedback_and_issues_for_the_health_score_are_capped_and_say_so(sta
     issues = [create_issue(f"Ceiling issue {n}", "high", settings=settings) for n in range(3)]
     try:
         _capped_reads_are_reported(stack, loaded, queries, settings)
-    finally:  # resolved again, so no later test's health score counts them
+    finally:  # closed again, so no later test's health score counts them
         for issue in issues:
-            set_issue_status(issue.id, "resolved", settings=settings)
+            set_issue_status(issue.id, "closed", settings=settings)
 
 
 def _capped_reads_are_reported(stack, loaded, queries, settings):

@@ -74,6 +74,14 @@ def fresh_alert(stack) -> str:
     return alert["id"]
 
 
+def fresh_issue(stack) -> str:
+    response = stack.client("engineer", WORKSPACE, sub="fuzz-engineer").post(
+        "/api/issues", json={"title": "Fuzz target issue", "severity": "low"}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
 @pytest.mark.parametrize("role", ["admin", "staff"])
 @schema.parametrize()
 @settings(
@@ -93,6 +101,9 @@ def test_every_answer_is_one_the_document_describes(case, role, stack, tokens, r
     # reach the lifecycle
     if "alert_id" in (case.path_parameters or {}) and counts["roles"][role] % 2 == 0:
         case.path_parameters = {**case.path_parameters, "alert_id": fresh_alert(stack)}
+    # ... and every other one naming an issue names a real one, so PATCH reaches the lifecycle
+    if "issue_id" in (case.path_parameters or {}) and counts["roles"][role] % 2 == 0:
+        case.path_parameters = {**case.path_parameters, "issue_id": fresh_issue(stack)}
     # When it is sent with a real token of the role
     response = case.call(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {tokens[role]}"}, timeout=30

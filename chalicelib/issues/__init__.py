@@ -1,0 +1,1 @@
+"""BUG-### issues: lifecycle and priority rules (lifecycle.py), use cases (service.py)."""
