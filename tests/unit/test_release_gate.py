@@ -3,6 +3,7 @@ per-version figures, a health report, a feedback window, active alerts."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,6 +123,8 @@ def test_clean_step_passes_with_its_inputs_and_thresholds():
     assert metrics["functions"][FN]["old"]["invocations"] == 1800
     assert verdict["inputs"]["health"]["judged"] is True
     assert verdict["inputs"]["feedback"]["count"] == 0
+    assert verdict["inputs"]["feedback"]["featureAreas"] == ["reminders"]
+    json.dumps(verdict)  # the worker answers Step Functions with it and the release stores it
     assert verdict["inputs"]["thresholds"] == {
         "minInvocations": 50,
         "maxErrorRatePercent": 1.0,
@@ -277,7 +280,7 @@ def test_a_release_without_feature_areas_watches_every_area():
     records = [report("anywhere", area="analytics", severity="critical")]
     verdict = run(FakeCloudWatch(figures()), feedback=lambda s, e: records, rel=release(areas=()))
     assert verdict["verdict"] == "fail"
-    assert verdict["inputs"]["feedback"]["featureAreas"] == "all"
+    assert verdict["inputs"]["feedback"]["allAreas"] is True
 
 
 def test_max_new_reports_is_a_setting():
