@@ -358,3 +358,15 @@ def test_predeploy_names_the_blocking_alert_and_refuses_when_alerts_cannot_be_re
 
     blind = gate.predeploy_check(settings=Settings(), health=healthy(), alerts=broken)
     assert blind["ok"] is False and blind["reasons"] == ["alerts could not be read: alerts table unavailable"]
+
+
+def test_the_metric_window_is_one_bucket_in_whole_minutes_and_two_buckets_average_by_calls():
+    from chalicelib.integrations.cloudwatch import Series, _weighted, _window_period
+
+    assert _window_period(STARTED, STARTED + timedelta(seconds=3)) == 60
+    assert _window_period(STARTED, STARTED + timedelta(seconds=305)) == 360
+    t1, t2 = STARTED, STARTED + timedelta(minutes=1)
+    durations = Series("d", [t1, t2], [100.0, 200.0])
+    calls = Series("i", [t1, t2], [300.0, 100.0])
+    assert _weighted(durations, calls) == 125.0
+    assert _weighted(Series("d"), calls) is None
