@@ -230,6 +230,24 @@ class Settings(BaseModel):
     alert_integration_failures: int = Field(default=1, ge=1)
     alert_integration_window_minutes: int = Field(default=60, ge=1, le=1440)
 
+    # ---- releases: gate (docs/releases.md, "The gate")
+    # A step's verdict: the new version needs this many invocations over the step to be judged (fewer
+    # is inconclusive); its error rate at most max_error_rate_percent, at most
+    # max_error_rate_increase_points above the old version's over the same window, and its duration
+    # (p95 where percentiles are served, else Average) at most max_duration_ratio times the old one's.
+    release_gate_min_invocations: int = Field(default=50, ge=1)
+    release_gate_max_error_rate_percent: float = Field(default=1.0, ge=0, le=100)
+    release_gate_max_error_rate_increase_points: float = Field(default=0.5, ge=0, le=100)
+    release_gate_max_duration_ratio: float = Field(default=1.5, gt=0)
+    # Health score at the end of a step (judged only when the report has sufficientData), and before
+    # a production rollout starts.
+    release_gate_min_health_score: int = Field(default=70, ge=0, le=100)
+    release_predeploy_min_health_score: int = Field(default=80, ge=0, le=100)
+    # Bug reports or critical feedback in the release's feature areas since the step began: more than
+    # this fails the step. The read is bounded: at most feedback_max_items items of the window.
+    release_gate_max_new_reports: int = Field(default=0, ge=0)
+    release_gate_feedback_max_items: int = Field(default=1000, ge=1, le=10000)
+
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
         if self.list_horizon_days > self.list_max_days:
@@ -274,6 +292,34 @@ class Settings(BaseModel):
     # ${AWS::StackName} resolves to the QueueName infra/template.json gives, as for the alert topics.
     release_gate_queue: str = "${AWS::StackName}-release-gate"
     release_gate_queue_url: str | None = None
+
+    # ---- releases: rollout (docs/releases.md, "Steps, bakes and pauses")
+    # Production traffic percentages on the new version, ascending, ending at 100 (an execution's
+    # input `steps` overrides them); the bake at each step; the longest wait between two gate checks
+    # during a bake, which is also how long an abort can take to act; how long a paused rollout waits
+    # for an operator before it rolls back (Step Functions' limit for a task is a year).
+    release_steps: str = "10,25,50,100"
+    release_bake_seconds: int = Field(default=300, ge=0, le=86400)
+    release_tick_seconds: int = Field(default=10, ge=1, le=300)
+    release_pause_timeout_seconds: int = Field(default=86400, ge=1, le=31536000)
+
+    @property
+    def release_step_list(self) -> list[int]:
+        """RELEASE_STEPS as integers (checked when the settings load)."""
+        return [int(part) for part in _csv(self.release_steps)]
+
+    @model_validator(mode="after")
+    def _release_steps_valid(self) -> Settings:
+        try:
+            steps = self.release_step_list
+        except ValueError:
+            steps = []
+        if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] < 1:
+            raise ValueError(
+                f"RELEASE_STEPS={self.release_steps!r}: ascending percentages from 1 to 100 ending at 100, "
+                "e.g. 10,25,50,100."
+            )
+        return self
 
     @property
     def percentile_stats(self) -> bool:
@@ -422,6 +468,15 @@ class Settings(BaseModel):
             "slo_max_snapshot_points",
             "phi_detector_comprehend",
             "phi_detector_min_score",
+            # ---- releases: gate
+            "release_gate_min_invocations",
+            "release_gate_max_error_rate_percent",
+            "release_gate_max_error_rate_increase_points",
+            "release_gate_max_duration_ratio",
+            "release_gate_min_health_score",
+            "release_predeploy_min_health_score",
+            "release_gate_max_new_reports",
+            "release_gate_feedback_max_items",
             # ---- alerts: delivery
             "alerts_paging_topic_arn",
             "alerts_warning_topic_arn",
@@ -444,6 +499,11 @@ class Settings(BaseModel):
             "release_state_machine_arn",
             "release_gate_queue",
             "release_gate_queue_url",
+            # ---- releases: rollout
+            "release_steps",
+            "release_bake_seconds",
+            "release_tick_seconds",
+            "release_pause_timeout_seconds",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):
