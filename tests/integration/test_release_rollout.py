@@ -504,3 +504,44 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
     operator.abort(first, reason="test over", actor="alice")
     assert wait_end(stack, running["executionArn"])["status"] == "FAILED"
     assert release_store.read_lock(function) is None
+
+
+def test_promote_full_mid_bake_skips_the_remaining_steps_then_rollback_returns_the_old_version(
+    stack, rollout
+):
+    # Given a production rollout baking its 10 % step, with clean traffic
+    function, v1, v2 = make_target(stack)
+    version, issues = new_release(function, v2)
+    lam = stack.aws_client("lambda")
+    through_staging(stack, function, version)
+    clear_critical_alerts()
+    with traffic(stack, function, "live"), AliasWatch(lam, function, "live") as watch:
+        started = operator.start(version, "production", bake_seconds=3, actor="alice")
+        wait_for(lambda: alias_state(lam, function, "live") == (v1, {v2: 0.1}))
+
+        # When an operator promotes it in full
+        answer = operator.promote(version, full=True, actor="bob")
+        ended = wait_end(stack, started["executionArn"])
+
+    # Then the 10 % step is judged, and the rollout goes straight to 100 %
+    assert answer["action"] == "promote_full_requested"
+    assert ended["status"] == "SUCCEEDED", ended
+    assert watch.percents == [0, 10, 100], watch.seen
+    record = release(version)
+    assert record["status"] == "released"
+    assert [g["percent"] for g in record["gates"] if g["environment"] == "production"] == [0, 10]
+    assert record["history"][-2]["reason"] == "promoted in full by bob"
+
+    # When the finished release is rolled back
+    back = operator.rollback(version, reason="reminders sent twice", actor="carol")
+    ended = wait_end(stack, back["executionArn"])
+
+    # Then production serves v1 alone again, the release is rolled_back, its issues fixed and free
+    assert back["environment"] == "production" and ended["status"] == "SUCCEEDED", ended
+    assert alias_state(lam, function, "live") == (v1, {})
+    record = release(version)
+    assert record["status"] == "rolled_back"
+    assert record["history"][-1]["reason"] == "rollback requested by carol: reminders sent twice"
+    issue = issue_store.get_issue(issues[0])
+    assert (issue.status, issue.active_release) == ("fixed", None)
+    assert_rolled_back_alert(version, "critical")
