@@ -288,7 +288,7 @@ def test_a_failing_gate_rolls_production_back(stack, rollout):
         ended = wait_end(stack, started["executionArn"])
     seconds = time.monotonic() - t0
 
-    # Then the execution failed as RolledBack, having moved 10 % and no further, and the alias is back on v1 alone
+    # Then the execution failed as RolledBack, having moved 10 % and no further: the alias is back on v1
     assert (ended["status"], ended["error"]) == ("FAILED", "RolledBack"), ended
     assert "error rate" in ended["cause"]
     assert watch.seen == [(v1, {}), (v1, {v2: 0.1}), (v1, {})], watch.seen
@@ -492,12 +492,13 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
 
     # Then prepare refuses it, naming the running one; the first keeps its lock and its alias
     assert (ended["status"], ended["error"]) == ("FAILED", "RolloutRefused"), ended
-    assert first in ended["cause"] and running["executionArn"] in ended["cause"]
+    # (its cause on AWS; moto 5.2.5 drops SendTaskFailure's cause, so here the release's history)
+    refusal = release(second)["history"][-1]
+    assert refusal["action"] == "refused", refusal
+    assert first in refusal["reason"] and running["executionArn"] in refusal["reason"]
     assert release_store.read_lock(function)["executionArn"] == running["executionArn"]
     assert alias_state(lam, function, "staging") == (v2, {})
-    second_record = release(second)
-    assert second_record["status"] == "planned"
-    assert second_record["history"][-1]["action"] == "refused"
+    assert release(second)["status"] == "planned"
 
     # Cleanup: abort the first
     operator.abort(first, reason="test over", actor="alice")
