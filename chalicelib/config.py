@@ -284,7 +284,7 @@ class Settings(BaseModel):
     phi_detector_comprehend: bool = False
     phi_detector_min_score: float = Field(default=0.5, ge=0, le=1)
 
-    # ---- releases: machine (docs/releases.md, "The state machine")
+    # ---- releases: machine (docs/release-machine.md)
     # The rollout state machine (CloudFormation's Ref; the local stack creates it from the same ASL).
     release_state_machine_arn: str | None = None
     # The gate queue the machine's worker steps go through. The name is read when app.py is imported

@@ -250,7 +250,12 @@ def _check_feedback(
     feedback: FeedbackFn,
     found: _Findings,
 ) -> dict[str, Any]:
-    inputs: dict[str, Any] = {"since": _iso(start), "until": _iso(end), "featureAreas": list(areas) or "all"}
+    inputs: dict[str, Any] = {
+        "since": _iso(start),
+        "until": _iso(end),
+        "featureAreas": list(areas),
+        "allAreas": not areas,
+    }
     try:
         records = feedback(start, end)
     except DomainError as error:

@@ -260,35 +260,19 @@ def create_release(record: Mapping[str, Any], settings: Settings | None = None) 
             f"Release {version} is not greater than {current_max}, the highest version so far.",
             details={"maxVersion": current_max},
         )
-    issue_items = []
-    for issue_id in record["issues"]:
-        try:
-            issue_items.append(issue_store.IssueItem.get(issue_id, consistent_read=True))
-        except issue_store.IssueItem.DoesNotExist as exc:
-            raise NotFound(f"Issue {issue_id} does not exist.") from exc
-        except PynamoDBException as exc:
-            raise table_error(exc, "read the release's issues") from exc
+    held = [issue_store.get_issue(issue_id) for issue_id in record["issues"]]  # NotFound names it
     item = _model(record)
     meta = MetaItem(META_PK)
     meta_condition = (
         MetaItem.maxVersion.does_not_exist() if current_max is None else MetaItem.maxVersion == current_max
     )
-    issue_model = issue_store.IssueItem
     try:
         with TransactWrite(connection=ReleaseItem._get_connection().connection) as tx:
             tx.save(item, condition=ReleaseItem.pk.does_not_exist())
             tx.update(meta, actions=[MetaItem.maxVersion.set(version)], condition=meta_condition)
-            for issue in issue_items:
-                # The issue's version is in the condition too (PynamoDB adds it, and increments it).
-                tx.update(
-                    issue,
-                    actions=[
-                        issue_model.activeRelease.set(version),
-                        issue_model.updatedAt.set(record["createdAt"]),
-                    ],
-                    condition=issue_model.status.is_in("fixed", "resolved")
-                    & issue_model.activeRelease.does_not_exist(),
-                )
+            for issue in held:
+                # Conditional on the issue's version as read, fixed, and held by no release.
+                issue_store.release_hold_action(tx, issue, version, actor=record["createdBy"])
     except TransactWriteError as exc:
         raise _create_refused(exc, version, record["issues"]) from exc
     return to_record(item)
@@ -477,31 +461,25 @@ def set_issues_released(
     ]
 
 
-def detach_issues(version: str, issue_ids: Iterable[str], settings: Settings | None = None) -> list[str]:
+def detach_issues(
+    version: str,
+    issue_ids: Iterable[str],
+    *,
+    actor: str = "system",
+    reason: str | None = None,
+    settings: Settings | None = None,
+) -> list[str]:
     """A release rolled back or failed: drop activeRelease where it is still this version, so the
     issues can go into another release. Returns the ids detached (others are left as they are)."""
     bind_models(settings)
     detached = []
-    issue_model = issue_store.IssueItem
     for issue_id in issue_ids:
-        for _attempt in range(3):
-            try:
-                issue = issue_model.get(issue_id, consistent_read=True)
-            except issue_model.DoesNotExist:
-                break
-            except PynamoDBException as exc:
-                raise table_error(exc, "read the release's issue") from exc
-            if issue.activeRelease != version:
-                break
-            try:
-                issue.update(
-                    actions=[issue_model.activeRelease.remove(), issue_model.updatedAt.set(_now_iso())],
-                    condition=issue_model.activeRelease == version,
-                )
-                detached.append(issue_id)
-                break
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise table_error(exc, "detach the issue from the release") from exc
-                # The issue changed meanwhile (its version moved): read it again.
+        try:
+            dropped = issue_store.drop_release_hold(
+                issue_id, version, actor=actor, reason=reason, settings=settings
+            )
+        except NotFound:
+            continue
+        if dropped is not None:
+            detached.append(issue_id)
     return detached

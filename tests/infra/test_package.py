@@ -173,6 +173,9 @@ def test_the_packaged_state_machine_is_the_asl_file_with_the_gate_queue_substitu
     assert event["Properties"]["Queue"] == {
         "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:" + queue_name
     }
+    # A queue named in an Fn::Sub brings no dependency: the mapping (made with the function) waits for
+    # the queue because every function gets its URL in Globals, as the SNS subscriptions do for topics
+    assert {"Ref": "ReleaseGateQueue"} in template["Globals"]["Function"]["Environment"]["Variables"].values()
     # The queue outlives a slow worker: visibility at least the function's timeout
     timeout = template["Resources"]["ReleaseWorker"]["Properties"].get("Timeout", 60)
     assert template["Resources"]["ReleaseGateQueue"]["Properties"]["VisibilityTimeout"] >= timeout

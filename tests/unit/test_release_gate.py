@@ -3,6 +3,7 @@ per-version figures, a health report, a feedback window, active alerts."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,6 +123,8 @@ def test_clean_step_passes_with_its_inputs_and_thresholds():
     assert metrics["functions"][FN]["old"]["invocations"] == 1800
     assert verdict["inputs"]["health"]["judged"] is True
     assert verdict["inputs"]["feedback"]["count"] == 0
+    assert verdict["inputs"]["feedback"]["featureAreas"] == ["reminders"]
+    json.dumps(verdict)  # the worker answers Step Functions with it and the release stores it
     assert verdict["inputs"]["thresholds"] == {
         "minInvocations": 50,
         "maxErrorRatePercent": 1.0,
@@ -277,7 +280,7 @@ def test_a_release_without_feature_areas_watches_every_area():
     records = [report("anywhere", area="analytics", severity="critical")]
     verdict = run(FakeCloudWatch(figures()), feedback=lambda s, e: records, rel=release(areas=()))
     assert verdict["verdict"] == "fail"
-    assert verdict["inputs"]["feedback"]["featureAreas"] == "all"
+    assert verdict["inputs"]["feedback"]["allAreas"] is True
 
 
 def test_max_new_reports_is_a_setting():
@@ -355,3 +358,15 @@ def test_predeploy_names_the_blocking_alert_and_refuses_when_alerts_cannot_be_re
 
     blind = gate.predeploy_check(settings=Settings(), health=healthy(), alerts=broken)
     assert blind["ok"] is False and blind["reasons"] == ["alerts could not be read: alerts table unavailable"]
+
+
+def test_the_metric_window_is_one_bucket_in_whole_minutes_and_two_buckets_average_by_calls():
+    from chalicelib.integrations.cloudwatch import Series, _weighted, _window_period
+
+    assert _window_period(STARTED, STARTED + timedelta(seconds=3)) == 60
+    assert _window_period(STARTED, STARTED + timedelta(seconds=305)) == 360
+    t1, t2 = STARTED, STARTED + timedelta(minutes=1)
+    durations = Series("d", [t1, t2], [100.0, 200.0])
+    calls = Series("i", [t1, t2], [300.0, 100.0])
+    assert _weighted(durations, calls) == 125.0
+    assert _weighted(Series("d"), calls) is None
