@@ -10,17 +10,14 @@ and release, so tests sharing the session's moto never see each other's metrics 
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import semver
 
 from chalicelib.config import reset_settings
 from chalicelib.releases import operator
@@ -28,6 +25,7 @@ from chalicelib.releases import service as releases
 from chalicelib.store import issues as issue_store
 from chalicelib.store import releases as release_store
 from postlaunch.lambda_traffic import Traffic, TrafficThread
+from tests import release_helpers as helpers
 
 pytestmark = pytest.mark.slow
 
@@ -41,52 +39,15 @@ BAKE = 2
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("handler.py", source)
-    return buf.getvalue()
-
-
 def make_target(stack) -> tuple[str, str, str]:
-    """A fresh function: v1 behind `staging` and `live`, then new code published as v2."""
-    lam, iam = stack.aws_client("lambda"), stack.aws_client("iam")
-    name = f"rollout-{uuid.uuid4().hex[:10]}"
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handle",
-        Code={"ZipFile": _zip("def handle(e, c):\n    return 1\n")},
-    )
-    v1 = lam.publish_version(FunctionName=name)["Version"]
-    for alias in ("staging", "live"):
-        lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=v1)
-    lam.update_function_code(FunctionName=name, ZipFile=_zip("def handle(e, c):\n    return 2\n"))
-    v2 = lam.publish_version(FunctionName=name)["Version"]
-    return name, v1, v2
-
-
-def fresh_version() -> str:
-    """A version above every release of the session (versions only go up)."""
-    highest = release_store.max_version()
-    return str(semver.Version.parse(highest).bump_minor()) if highest else "1.0.0"
-
-
-def fixed_issue(area: str = "reminders") -> str:
-    return issue_store.create_issue(
-        f"Reminders fail to send ({uuid.uuid4().hex[:6]})",
-        "high",
-        feature_areas=[area],
-        status="fixed",
-        actor="test",
-    ).id
+    """A fresh function: v1 behind `staging` and `live`, then a new build published as v2."""
+    function = helpers.make_target(stack, "rollout")
+    return function, "1", helpers.publish_build(stack, function)
 
 
 def new_release(function: str, to_version: str, *, area: str = "reminders") -> tuple[str, list[str]]:
-    issues = [fixed_issue(area)]
-    version = fresh_version()
+    issues = [helpers.fixed_issue(area)]
+    version = helpers.fresh_version()
     releases.create_release(version, issues, function_version=to_version, targets=[function], actor="test")
     return version, issues
 
@@ -462,8 +423,7 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
     # Given two releases of one function, the first rolling out in staging with a long bake
     function, v1, v2 = make_target(stack)
     lam = stack.aws_client("lambda")
-    lam.update_function_code(FunctionName=function, ZipFile=_zip("def handle(e, c):\n    return 3\n"))
-    v3 = lam.publish_version(FunctionName=function)["Version"]
+    v3 = helpers.publish_build(stack, function)
     first, _ = new_release(function, v2)
     second, _ = new_release(function, v3)
     running = operator.start(first, "staging", bake_seconds=60, actor="alice")
