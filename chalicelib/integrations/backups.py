@@ -1,4 +1,5 @@
-"""DynamoDB point-in-time recovery status: one DescribeContinuousBackups call per table."""
+"""DynamoDB backups: point-in-time recovery status (one DescribeContinuousBackups call per table), and
+restoring an on-demand backup a release took into a new table (bug-fix-manage restore)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.config import Settings
-from chalicelib.errors import UpstreamUnavailable
+from chalicelib.errors import Conflict, NotFound, UpstreamUnavailable
 from chalicelib.integrations.aws import aws_client
 
 
@@ -37,3 +38,57 @@ def continuous_backups(table: str, *, client: Any = None, settings: Settings | N
         enabled=pitr.get("PointInTimeRecoveryStatus") == "ENABLED",
         latest_restorable=pitr.get("LatestRestorableDateTime"),
     )
+
+
+def table_exists(table: str, *, client: Any = None, settings: Settings | None = None) -> bool:
+    client = client or aws_client("dynamodb", settings)
+    try:
+        client.describe_table(TableName=table)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise _failed("DescribeTable", table, exc) from exc
+    except BotoCoreError as exc:
+        raise _failed("DescribeTable", table, exc) from exc
+    return True
+
+
+def restore_into_new_table(
+    backup_arn: str, target_table: str, *, client: Any = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """RestoreTableFromBackup into `target_table`, which must not exist: a restore never writes over
+    a table (live data stays as it is; the operator compares and copies what they need). Returns
+    {table, status, backupArn}; Conflict when the table exists (DynamoDB would refuse it too, as
+    TableAlreadyExistsException: checked first so the answer names the rule)."""
+    client = client or aws_client("dynamodb", settings)
+    if table_exists(target_table, client=client):
+        raise Conflict(
+            f"Table {target_table} exists: a backup is restored into a new table only, never over one.",
+            details={"field": "into", "table": target_table},
+        )
+    try:
+        answer = client.restore_table_from_backup(TargetTableName=target_table, BackupArn=backup_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "TableAlreadyExistsException":
+            raise Conflict(
+                f"Table {target_table} exists: a backup is restored into a new table only.",
+                details={"field": "into", "table": target_table},
+            ) from exc
+        if code in ("BackupNotFoundException", "ResourceNotFoundException"):
+            raise NotFound(f"Backup {backup_arn} does not exist (any more).") from exc
+        raise _failed("RestoreTableFromBackup", target_table, exc) from exc
+    except BotoCoreError as exc:
+        raise _failed("RestoreTableFromBackup", target_table, exc) from exc
+    description = answer.get("TableDescription") or {}
+    return {
+        "table": description.get("TableName", target_table),
+        "status": description.get("TableStatus"),
+        "tableArn": description.get("TableArn"),
+        "backupArn": backup_arn,
+    }
+
+
+def _failed(action: str, table: str, exc: Exception) -> UpstreamUnavailable:
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+    return UpstreamUnavailable(f"DynamoDB {action} for {table} failed ({code}).", details={"awsCode": code})

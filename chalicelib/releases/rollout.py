@@ -278,7 +278,6 @@ def build_plan(
 def prepare(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """Deep validation, the target locks, the aliases re-read; the plan."""
     execution_input = message.get("input") or {}
-    execution = message["execution"]
     version, environment = execution_input.get("release"), execution_input.get("environment")
     action = execution_input.get("action") or "deploy"
     if environment not in ENVIRONMENTS or action not in ACTIONS:
@@ -288,6 +287,36 @@ def prepare(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     done = _entry(record, key)
     if done is not None:
         return build_plan(record, execution_input, done["at"], settings)
+    try:
+        return _prepare(message, settings, record, key)
+    except StepFailed as refused:
+        _record_refusal(message, str(version), refused)
+        raise
+
+
+def _record_refusal(message: Mapping[str, Any], version: str, refused: StepFailed) -> None:
+    """A refusal goes into the release's history as well as the task failure: the operator reads it
+    there (moto 5.2.5 also drops SendTaskFailure's cause, so locally only the history has it)."""
+    key = _key(message, "refused")
+    entry = _history(
+        _actor(message), "refused", None, None, f"{refused.error}: {refused.cause}", key, message["execution"]
+    )
+
+    def build(current: dict[str, Any]) -> Change | None:
+        if _entry(current, key) is not None:
+            return None
+        return {}, [{**entry, "from": current["status"], "to": current["status"]}], []
+
+    update(version, build)
+
+
+def _prepare(
+    message: Mapping[str, Any], settings: Settings, record: dict[str, Any], key: str
+) -> dict[str, Any]:
+    execution_input = message.get("input") or {}
+    execution = message["execution"]
+    version, environment = execution_input["release"], execution_input["environment"]
+    action = execution_input.get("action") or "deploy"
     if action == "deploy":
         try:
             plan_steps(
@@ -772,10 +801,16 @@ def abandon(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     if record is None or environment not in ENVIRONMENTS:
         return {}
     error = message.get("error") or {}
-    reason = f"{error.get('Error')}: {error.get('Cause') or ''}".strip().rstrip(":")
+    cause = error.get("Cause")
+    if not cause:
+        # moto drops SendTaskFailure's cause: the pre-deploy verdict of this execution says why.
+        verdict = _entry(record, _key(message, "predeploy"), "gates")
+        cause = "; ".join(verdict["reasons"]) if verdict else ""
+    reason = f"{error.get('Error')}: {cause}" if cause else str(error.get("Error"))
     key = _key(message, "abandon")
     prepared = _entry(record, _key(message, "prepare"))
-    if _entry(record, key) is None:
+    refused = _entry(record, _key(message, "refused"))
+    if _entry(record, key) is None and (prepared is not None or refused is None):
         before = prepared["from"] if prepared else record["status"]
         entry = _history(
             _actor(message),

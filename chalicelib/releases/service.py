@@ -243,3 +243,32 @@ def list_releases(
     limit = min(query.limit, settings.page_size_max)
     items, cursor = store.list_releases(limit, query.cursor, query.status)
     return {"items": [model.public_view(item) for item in items], "nextCursor": cursor}
+
+
+def restore_backup(
+    version: str,
+    table: str,
+    into: str,
+    *,
+    settings: Settings | None = None,
+    dynamodb_client: Any = None,
+) -> dict[str, Any]:
+    """The seed's emergency "restore from latest backup", made safe: the newest backup of `table`
+    that release `version` took before its production rollout, restored into the new table `into`
+    (never over a table: Conflict if it exists). The live table is left as it is."""
+    from chalicelib.integrations import backups as dynamodb_backups
+
+    settings = store.bind(settings)
+    record = store.require_release(version)
+    taken = [b for b in record.get("backups") or [] if b.get("table") == table]
+    if not taken:
+        tables = sorted({b.get("table") for b in record.get("backups") or []})
+        listed = ", ".join(tables) if tables else "none (backups are taken by the production rollout)"
+        raise _refuse("table", f"Release {version} has no backup of {table}; its backups: {listed}.")
+    if into == table:
+        raise _refuse("into", "Restore into a new table, never over the table backed up.")
+    backup = max(taken, key=lambda b: b.get("at") or "")
+    restored = dynamodb_backups.restore_into_new_table(
+        backup["backupArn"], into, client=dynamodb_client, settings=settings
+    )
+    return {"release": version, "from": backup, **restored}

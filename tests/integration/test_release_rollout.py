@@ -10,17 +10,14 @@ and release, so tests sharing the session's moto never see each other's metrics 
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import semver
 
 from chalicelib.config import reset_settings
 from chalicelib.releases import operator
@@ -28,6 +25,7 @@ from chalicelib.releases import service as releases
 from chalicelib.store import issues as issue_store
 from chalicelib.store import releases as release_store
 from postlaunch.lambda_traffic import Traffic, TrafficThread
+from tests import release_helpers as helpers
 
 pytestmark = pytest.mark.slow
 
@@ -41,52 +39,15 @@ BAKE = 2
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("handler.py", source)
-    return buf.getvalue()
-
-
 def make_target(stack) -> tuple[str, str, str]:
-    """A fresh function: v1 behind `staging` and `live`, then new code published as v2."""
-    lam, iam = stack.aws_client("lambda"), stack.aws_client("iam")
-    name = f"rollout-{uuid.uuid4().hex[:10]}"
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handle",
-        Code={"ZipFile": _zip("def handle(e, c):\n    return 1\n")},
-    )
-    v1 = lam.publish_version(FunctionName=name)["Version"]
-    for alias in ("staging", "live"):
-        lam.create_alias(FunctionName=name, Name=alias, FunctionVersion=v1)
-    lam.update_function_code(FunctionName=name, ZipFile=_zip("def handle(e, c):\n    return 2\n"))
-    v2 = lam.publish_version(FunctionName=name)["Version"]
-    return name, v1, v2
-
-
-def fresh_version() -> str:
-    """A version above every release of the session (versions only go up)."""
-    highest = release_store.max_version()
-    return str(semver.Version.parse(highest).bump_minor()) if highest else "1.0.0"
-
-
-def fixed_issue(area: str = "reminders") -> str:
-    return issue_store.create_issue(
-        f"Reminders fail to send ({uuid.uuid4().hex[:6]})",
-        "high",
-        feature_areas=[area],
-        status="fixed",
-        actor="test",
-    ).id
+    """A fresh function: v1 behind `staging` and `live`, then a new build published as v2."""
+    function = helpers.make_target(stack, "rollout")
+    return function, "1", helpers.publish_build(stack, function)
 
 
 def new_release(function: str, to_version: str, *, area: str = "reminders") -> tuple[str, list[str]]:
-    issues = [fixed_issue(area)]
-    version = fresh_version()
+    issues = [helpers.fixed_issue(area)]
+    version = helpers.fresh_version()
     releases.create_release(version, issues, function_version=to_version, targets=[function], actor="test")
     return version, issues
 
@@ -288,7 +249,7 @@ def test_a_failing_gate_rolls_production_back(stack, rollout):
         ended = wait_end(stack, started["executionArn"])
     seconds = time.monotonic() - t0
 
-    # Then the execution failed as RolledBack, having moved 10 % and no further, and the alias is back on v1 alone
+    # Then the execution failed as RolledBack, having moved 10 % and no further: the alias is back on v1
     assert (ended["status"], ended["error"]) == ("FAILED", "RolledBack"), ended
     assert "error rate" in ended["cause"]
     assert watch.seen == [(v1, {}), (v1, {v2: 0.1}), (v1, {})], watch.seen
@@ -462,8 +423,7 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
     # Given two releases of one function, the first rolling out in staging with a long bake
     function, v1, v2 = make_target(stack)
     lam = stack.aws_client("lambda")
-    lam.update_function_code(FunctionName=function, ZipFile=_zip("def handle(e, c):\n    return 3\n"))
-    v3 = lam.publish_version(FunctionName=function)["Version"]
+    v3 = helpers.publish_build(stack, function)
     first, _ = new_release(function, v2)
     second, _ = new_release(function, v3)
     running = operator.start(first, "staging", bake_seconds=60, actor="alice")
@@ -492,14 +452,56 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
 
     # Then prepare refuses it, naming the running one; the first keeps its lock and its alias
     assert (ended["status"], ended["error"]) == ("FAILED", "RolloutRefused"), ended
-    assert first in ended["cause"] and running["executionArn"] in ended["cause"]
+    # (its cause on AWS; moto 5.2.5 drops SendTaskFailure's cause, so here the release's history)
+    refusal = release(second)["history"][-1]
+    assert refusal["action"] == "refused", refusal
+    assert first in refusal["reason"] and running["executionArn"] in refusal["reason"]
     assert release_store.read_lock(function)["executionArn"] == running["executionArn"]
     assert alias_state(lam, function, "staging") == (v2, {})
-    second_record = release(second)
-    assert second_record["status"] == "planned"
-    assert second_record["history"][-1]["action"] == "refused"
+    assert release(second)["status"] == "planned"
 
     # Cleanup: abort the first
     operator.abort(first, reason="test over", actor="alice")
     assert wait_end(stack, running["executionArn"])["status"] == "FAILED"
     assert release_store.read_lock(function) is None
+
+
+def test_promote_full_mid_bake_skips_the_remaining_steps_then_rollback_returns_the_old_version(
+    stack, rollout
+):
+    # Given a production rollout baking its 10 % step, with clean traffic
+    function, v1, v2 = make_target(stack)
+    version, issues = new_release(function, v2)
+    lam = stack.aws_client("lambda")
+    through_staging(stack, function, version)
+    clear_critical_alerts()
+    with traffic(stack, function, "live"), AliasWatch(lam, function, "live") as watch:
+        started = operator.start(version, "production", bake_seconds=3, actor="alice")
+        wait_for(lambda: alias_state(lam, function, "live") == (v1, {v2: 0.1}))
+
+        # When an operator promotes it in full
+        answer = operator.promote(version, full=True, actor="bob")
+        ended = wait_end(stack, started["executionArn"])
+
+    # Then the 10 % step is judged, and the rollout goes straight to 100 %
+    assert answer["action"] == "promote_full_requested"
+    assert ended["status"] == "SUCCEEDED", ended
+    assert watch.percents == [0, 10, 100], watch.seen
+    record = release(version)
+    assert record["status"] == "released"
+    assert [g["percent"] for g in record["gates"] if g["environment"] == "production"] == [0, 10]
+    assert record["history"][-2]["reason"] == "promoted in full by bob"
+
+    # When the finished release is rolled back
+    back = operator.rollback(version, reason="reminders sent twice", actor="carol")
+    ended = wait_end(stack, back["executionArn"])
+
+    # Then production serves v1 alone again, the release is rolled_back, its issues fixed and free
+    assert back["environment"] == "production" and ended["status"] == "SUCCEEDED", ended
+    assert alias_state(lam, function, "live") == (v1, {})
+    record = release(version)
+    assert record["status"] == "rolled_back"
+    assert record["history"][-1]["reason"] == "rollback requested by carol: reminders sent twice"
+    issue = issue_store.get_issue(issues[0])
+    assert (issue.status, issue.active_release) == ("fixed", None)
+    assert_rolled_back_alert(version, "critical")
