@@ -251,19 +251,26 @@ def create_release_target(
     lambda_client: Any, role_arn: str, function: str, aliases: tuple[str, ...]
 ) -> dict[str, str]:
     """A function with version 1 published and each alias on it, as a deployed target looks before
-    its first release. Returns {alias: version}."""
-    lambda_client.create_function(
-        FunctionName=function,
-        Runtime="python3.12",
-        Role=role_arn,
-        Handler="handler.handler",
-        Code={"ZipFile": _zip({"handler.py": TARGET_HANDLER})},
-        Description="A release target on the local stack (postlaunch.localstack)",
-    )
-    version = lambda_client.publish_version(FunctionName=function, Description="provisioned")["Version"]
-    for alias in aliases:
-        lambda_client.create_alias(FunctionName=function, Name=alias, FunctionVersion=version)
-    return {alias: version for alias in aliases}
+    its first release. A function that exists already (a second local stack on the same moto: targets
+    belong to the account, not to a stack) is left as it is. Returns {alias: version}."""
+    try:
+        lambda_client.get_function(FunctionName=function)
+    except lambda_client.exceptions.ResourceNotFoundException:
+        lambda_client.create_function(
+            FunctionName=function,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="handler.handler",
+            Code={"ZipFile": _zip({"handler.py": TARGET_HANDLER})},
+            Description="A release target on the local stack (postlaunch.localstack)",
+        )
+        version = lambda_client.publish_version(FunctionName=function, Description="provisioned")["Version"]
+        for alias in aliases:
+            lambda_client.create_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+    return {
+        alias: lambda_client.get_alias(FunctionName=function, Name=alias)["FunctionVersion"]
+        for alias in aliases
+    }
 
 
 def create_release_targets(
