@@ -392,7 +392,7 @@ def _prepare(
         }
         entry = _history(actor, f"{action}_started", before, after, reason, key, execution)
         entry["at"] = started_at
-        return changes, [entry], ["abortRequested", "promoteRequested", "pendingToken"]
+        return changes, [entry], ["abortRequested", "promoteRequested", "pendingToken", "statusReason"]
 
     try:
         record = update(str(version), build)
@@ -634,6 +634,7 @@ def pause(message: Mapping[str, Any], settings: Settings) -> dict[str, Any] | No
             {
                 "status": "paused",
                 "pendingToken": message["token"],
+                "statusReason": reason[:REASON_MAX],
                 "environments": _env(current, environment, state="paused"),
             },
             [entry],
@@ -702,7 +703,11 @@ def finish(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
             changes: dict[str, Any] = {"status": status, "environments": envs}
             if environment == "production":
                 changes["trafficPercent"] = 100
-            present = [f for f in ("abortRequested", "promoteRequested", "pendingToken") if f in current]
+            present = [
+                f
+                for f in ("abortRequested", "promoteRequested", "pendingToken", "statusReason")
+                if f in current
+            ]
             return changes, [entry], present
 
         record = update(version, build)
@@ -779,7 +784,11 @@ def rolled_back(message: Mapping[str, Any], settings: Settings) -> dict[str, Any
                 finishedAt=now,
                 trafficPercent=0,
             )
-            changes: dict[str, Any] = {"status": status, "environments": envs}
+            changes: dict[str, Any] = {
+                "status": status,
+                "environments": envs,
+                "statusReason": reason[:REASON_MAX],
+            }
             if environment == "production":
                 changes["trafficPercent"] = 0
             present = [f for f in ("abortRequested", "promoteRequested", "pendingToken") if f in current]
