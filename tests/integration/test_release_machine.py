@@ -381,6 +381,9 @@ def test_a_refused_prepare_abandons_without_touching_an_alias(stack, scripted, t
     assert script.ops == ["prepare", "abandon"]
     assert dict(script.seen)["abandon"]["error"]["Error"] == "RolloutRefused"
     assert (ended["status"], ended["error"]) == ("FAILED", "RolloutRefused")
+    # (the cause survives SendTaskFailure on moto too: postlaunch.localstack keeps it, as AWS does)
+    assert ended["cause"] == "1.0.1 production holds the target"
+    assert dict(script.seen)["abandon"]["error"]["Cause"] == ended["cause"]
     assert aliases(lam, f) == {"staging": ("1", {}), "live": ("1", {})}
 
 
