@@ -295,8 +295,8 @@ def prepare(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
 
 
 def _record_refusal(message: Mapping[str, Any], version: str, refused: StepFailed) -> None:
-    """A refusal goes into the release's history as well as the task failure: the operator reads it
-    there (moto 5.2.5 also drops SendTaskFailure's cause, so locally only the history has it)."""
+    """A refusal goes into the release's history as well as the task failure's cause: `status` shows
+    it with the rest of the release's story."""
     key = _key(message, "refused")
     entry = _history(
         _actor(message), "refused", None, None, f"{refused.error}: {refused.cause}", key, message["execution"]
@@ -812,7 +812,7 @@ def abandon(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     error = message.get("error") or {}
     cause = error.get("Cause")
     if not cause:
-        # moto drops SendTaskFailure's cause: the pre-deploy verdict of this execution says why.
+        # A failure without a cause (a bare moto): the pre-deploy verdict of this execution says why.
         verdict = _entry(record, _key(message, "predeploy"), "gates")
         cause = "; ".join(verdict["reasons"]) if verdict else ""
     reason = f"{error.get('Error')}: {cause}" if cause else str(error.get("Error"))

@@ -455,7 +455,8 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
 
     # Then prepare refuses it, naming the running one; the first keeps its lock and its alias
     assert (ended["status"], ended["error"]) == ("FAILED", "RolloutRefused"), ended
-    # (its cause on AWS; moto 5.2.5 drops SendTaskFailure's cause, so here the release's history)
+    assert first in ended["cause"] and running["executionArn"] in ended["cause"]
+    # And the refusal is in the second release's history too
     refusal = release(second)["history"][-1]
     assert refusal["action"] == "refused", refusal
     assert first in refusal["reason"] and running["executionArn"] in refusal["reason"]
