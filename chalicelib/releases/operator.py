@@ -189,7 +189,7 @@ def promote(
             if not answered:
                 return {}, ["pendingToken"]
             envs = rollout._env(current, environment, state="deploying")
-            return {"status": "deploying", "environments": envs}, ["pendingToken"]
+            return {"status": "deploying", "environments": envs}, ["pendingToken", "statusReason"]
 
         what = "promoted in full" if full else "promoted"
         record = _record_operator(

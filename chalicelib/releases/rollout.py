@@ -295,8 +295,8 @@ def prepare(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
 
 
 def _record_refusal(message: Mapping[str, Any], version: str, refused: StepFailed) -> None:
-    """A refusal goes into the release's history as well as the task failure: the operator reads it
-    there (moto 5.2.5 also drops SendTaskFailure's cause, so locally only the history has it)."""
+    """A refusal goes into the release's history as well as the task failure's cause: `status` shows
+    it with the rest of the release's story."""
     key = _key(message, "refused")
     entry = _history(
         _actor(message), "refused", None, None, f"{refused.error}: {refused.cause}", key, message["execution"]
@@ -392,7 +392,7 @@ def _prepare(
         }
         entry = _history(actor, f"{action}_started", before, after, reason, key, execution)
         entry["at"] = started_at
-        return changes, [entry], ["abortRequested", "promoteRequested", "pendingToken"]
+        return changes, [entry], ["abortRequested", "promoteRequested", "pendingToken", "statusReason"]
 
     try:
         record = update(str(version), build)
@@ -634,6 +634,7 @@ def pause(message: Mapping[str, Any], settings: Settings) -> dict[str, Any] | No
             {
                 "status": "paused",
                 "pendingToken": message["token"],
+                "statusReason": reason[:REASON_MAX],
                 "environments": _env(current, environment, state="paused"),
             },
             [entry],
@@ -702,7 +703,11 @@ def finish(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
             changes: dict[str, Any] = {"status": status, "environments": envs}
             if environment == "production":
                 changes["trafficPercent"] = 100
-            present = [f for f in ("abortRequested", "promoteRequested", "pendingToken") if f in current]
+            present = [
+                f
+                for f in ("abortRequested", "promoteRequested", "pendingToken", "statusReason")
+                if f in current
+            ]
             return changes, [entry], present
 
         record = update(version, build)
@@ -779,7 +784,11 @@ def rolled_back(message: Mapping[str, Any], settings: Settings) -> dict[str, Any
                 finishedAt=now,
                 trafficPercent=0,
             )
-            changes: dict[str, Any] = {"status": status, "environments": envs}
+            changes: dict[str, Any] = {
+                "status": status,
+                "environments": envs,
+                "statusReason": reason[:REASON_MAX],
+            }
             if environment == "production":
                 changes["trafficPercent"] = 0
             present = [f for f in ("abortRequested", "promoteRequested", "pendingToken") if f in current]
@@ -803,7 +812,7 @@ def abandon(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     error = message.get("error") or {}
     cause = error.get("Cause")
     if not cause:
-        # moto drops SendTaskFailure's cause: the pre-deploy verdict of this execution says why.
+        # A failure without a cause (a bare moto): the pre-deploy verdict of this execution says why.
         verdict = _entry(record, _key(message, "predeploy"), "gates")
         cause = "; ".join(verdict["reasons"]) if verdict else ""
     reason = f"{error.get('Error')}: {cause}" if cause else str(error.get("Error"))

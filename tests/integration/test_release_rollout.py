@@ -335,6 +335,7 @@ def test_an_inconclusive_gate_pauses_until_promoted(stack, rollout):
     assert paused["history"][-1]["reason"].startswith("gate inconclusive at 50%")
     assert paused["gates"][-1]["verdict"] == "inconclusive"
     assert paused["environments"]["production"]["state"] == "paused"
+    assert paused["statusReason"].startswith("gate inconclusive at 50%")
     assert operator.status(version)["execution"]["status"] == "RUNNING"
     assert "pendingToken" not in operator.status(version)["release"]
 
@@ -349,6 +350,7 @@ def test_an_inconclusive_gate_pauses_until_promoted(stack, rollout):
     assert alias_state(lam, function, "live") == (v2, {})
     record = release(version)
     assert record["status"] == "released"
+    assert "statusReason" not in record
     promote = next(h for h in record["history"] if h["action"] == "promote")
     assert promote["actor"] == "bob"
     assert all(issue_store.get_issue(i).status == "released" for i in issues)
@@ -413,6 +415,7 @@ def test_abort_mid_bake_returns_the_alias_within_seconds(stack, rollout):
     record = release(version)
     assert record["status"] == "rolled_back"
     assert record["history"][-1]["reason"] == "aborted by carol: pharmacies report slow reminders"
+    assert record["statusReason"] == record["history"][-1]["reason"]
     assert record["gates"][-1]["verdict"] == "abort"
     assert "abortRequested" not in record
     assert_rolled_back_alert(version, "critical")
@@ -452,7 +455,8 @@ def test_a_second_concurrent_rollout_of_a_target_is_refused(stack, rollout):
 
     # Then prepare refuses it, naming the running one; the first keeps its lock and its alias
     assert (ended["status"], ended["error"]) == ("FAILED", "RolloutRefused"), ended
-    # (its cause on AWS; moto 5.2.5 drops SendTaskFailure's cause, so here the release's history)
+    assert first in ended["cause"] and running["executionArn"] in ended["cause"]
+    # And the refusal is in the second release's history too
     refusal = release(second)["history"][-1]
     assert refusal["action"] == "refused", refusal
     assert first in refusal["reason"] and running["executionArn"] in refusal["reason"]
