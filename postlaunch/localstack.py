@@ -352,34 +352,6 @@ def _serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action
 
 
-def _keep_task_failure_cause() -> None:
-    """Make moto's SendTaskFailure keep the cause, as Step Functions does.
-
-    moto 5.2.5's API handler passes the task token and the error on and drops `cause` (its executing
-    backend takes one), so a failed task's Catch and the execution's own cause came out empty: a
-    refused rollout could not say who holds the target. A fidelity fix, like the DynamoDB one above;
-    nothing else in moto's behaviour changes. Patched once per process.
-    """
-    import inspect
-
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    if getattr(StepFunctionResponse.send_task_failure, "_plm_keeps_cause", False):
-        return
-
-    def send_task_failure(self):  # type: ignore[no-untyped-def]
-        backend = self.stepfunction_backend
-        kwargs = {"error": self._get_param("error")}
-        if "cause" in inspect.signature(backend.send_task_failure).parameters:
-            kwargs["cause"] = self._get_param("cause")
-        backend.send_task_failure(self._get_param("taskToken"), **kwargs)
-        return EmptyResult()
-
-    send_task_failure._plm_keeps_cause = True  # type: ignore[attr-defined]
-    StepFunctionResponse.send_task_failure = send_task_failure
-
-
 class LocalAws:
     """A moto server in this process, with Step Functions execution switched on."""
 
@@ -396,7 +368,6 @@ class LocalAws:
         for key, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(key, value)
         _serialize_dynamodb()
-        _keep_task_failure_cause()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs an ERROR for every Choice probe of an absent field (IsPresent), which the

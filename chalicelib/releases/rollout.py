@@ -811,14 +811,19 @@ def abandon(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
         return {}
     error = message.get("error") or {}
     cause = error.get("Cause")
-    if not cause:
-        # A failure without a cause (a bare moto): the pre-deploy verdict of this execution says why.
-        verdict = _entry(record, _key(message, "predeploy"), "gates")
-        cause = "; ".join(verdict["reasons"]) if verdict else ""
-    reason = f"{error.get('Error')}: {cause}" if cause else str(error.get("Error"))
-    key = _key(message, "abandon")
     prepared = _entry(record, _key(message, "prepare"))
     refused = _entry(record, _key(message, "refused"))
+    if not cause:
+        # moto 5.2.5's SendTaskFailure drops the cause (AWS keeps it). The record says why: the
+        # refusal prepare wrote, or this execution's pre-deploy verdict. The answer carries it back
+        # to the machine, whose Fail state names it (describe-execution shows who holds a target).
+        verdict = _entry(record, _key(message, "predeploy"), "gates")
+        if verdict:
+            cause = "; ".join(verdict["reasons"])
+        elif refused:
+            cause = str(refused["reason"]).removeprefix(f"{error.get('Error')}: ")
+    reason = f"{error.get('Error')}: {cause}" if cause else str(error.get("Error"))
+    key = _key(message, "abandon")
     if _entry(record, key) is None and (prepared is not None or refused is None):
         before = prepared["from"] if prepared else record["status"]
         entry = _history(
@@ -843,7 +848,7 @@ def abandon(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
 
         record = update(version, build)
     release_locks(record, environment, execution, settings)
-    return {}
+    return {"cause": cause[:REASON_MAX]} if cause else {}
 
 
 OPS: dict[str, Callable[[Mapping[str, Any], Settings], dict[str, Any] | None]] = {
