@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from postlaunch.cli import load_errors, register
+from postlaunch.cli import app_logs_to_stderr, load_errors, register
 
 
 @click.group(name="bug-fix-manage", context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +47,7 @@ register(cli, capability_modules())
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (`bug-fix-manage`)."""
+    app_logs_to_stderr()
     for name, reason in load_errors.items():
         if name.startswith(__name__):
             print(f"bug-fix-manage: commands of {name} are unavailable ({reason})", file=sys.stderr)

@@ -116,6 +116,21 @@ def print_fields(title: str, fields: Mapping[str, Any]) -> None:
     console.print(make_table(title, ["field", "value"], fields.items(), wrap=["value"], show_header=False))
 
 
+def app_logs_to_stderr() -> None:
+    """The services the commands call log JSON lines (Powertools) to stdout, as Lambda wants. At a
+    terminal stdout is the command's answer (`--json` promises nothing else there), so the app's log
+    lines go to stderr, warnings and errors only unless LOG_LEVEL asks for more. Called by the console
+    scripts' entry points only (not in-process test runners, whose logger stays as the app set it)."""
+    import logging
+
+    from chalicelib.observability import logger
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__):
+            handler.setStream(sys.stderr)
+    logger.setLevel(os.environ.get("LOG_LEVEL") or "WARNING")
+
+
 def fail(message: str) -> None:
     """Stop with exit code 1 and a one-line reason on stderr."""
     raise click.ClickException(message)
@@ -271,6 +286,7 @@ register(cli, capability_modules())
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (`post-launch-monitor`)."""
+    app_logs_to_stderr()
     for name, reason in load_errors.items():
         print(f"post-launch-monitor: commands of {name} are unavailable ({reason})", file=sys.stderr)
     cli.main(args=argv, prog_name="post-launch-monitor")

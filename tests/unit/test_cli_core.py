@@ -124,3 +124,26 @@ def test_bug_fix_manage_is_its_own_group():
     result = CliRunner().invoke(bugfix_cli, ["--help"])
     assert result.exit_code == 0 and "bug-fix-manage" in result.output
     assert "releases" in " ".join(result.output.split())
+
+
+def test_console_scripts_keep_stdout_for_the_answer():
+    """Given the services' Powertools logger (stdout, INFO, as Lambda wants), when a console script
+    starts, then app log lines go to stderr at WARNING and stdout holds only the command's answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "from postlaunch.cli import app_logs_to_stderr\n"
+        "from chalicelib.observability import logger\n"
+        "app_logs_to_stderr()\n"
+        "logger.info('routine detail')\n"
+        "logger.warning('worth seeing')\n"
+        "print('{\"answer\": 1}')\n"
+    )
+    env = {
+        k: v for k, v in __import__("os").environ.items() if k not in ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
+    }
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == '{"answer": 1}\n'
+    assert "worth seeing" in done.stderr and "routine detail" not in done.stderr
