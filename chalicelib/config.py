@@ -343,6 +343,8 @@ class Settings(BaseModel):
             self.issues_table,
             self.health_table,
             self.alerts_table,
+            self.silences_table,
+            self.releases_table,
         ]
 
     @property
