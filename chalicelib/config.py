@@ -216,6 +216,22 @@ class Settings(BaseModel):
     alert_integration_failures: int = Field(default=1, ge=1)
     alert_integration_window_minutes: int = Field(default=60, ge=1, le=1440)
 
+    # ---- troubleshooting (docs/troubleshooting.md)
+    # The DynamoDB operations `db-check` reads latency and throttled requests for (those our stores
+    # use: PynamoDB get/query/save/update/delete/batch_write and the feedback TransactWrite).
+    dbcheck_operations: list[str] = Field(
+        default_factory=lambda: [
+            "GetItem",
+            "Query",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "BatchWriteItem",
+            "TransactWriteItems",
+        ],
+        min_length=1,
+    )
+
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
         if self.list_horizon_days > self.list_max_days:
@@ -277,6 +293,16 @@ class Settings(BaseModel):
         ]
 
     @property
+    def named_tables(self) -> dict[str, str]:
+        """Every table setting (`<role>_table`) by role: the tables `db-check` looks at. New tables
+        added as settings are picked up without a list to keep in step."""
+        return {
+            name.removesuffix("_table"): getattr(self, name)
+            for name in type(self).model_fields
+            if name.endswith("_table") and getattr(self, name)
+        }
+
+    @property
     def health_tables(self) -> list[str]:
         return self.health_dynamodb_tables or [self.feedback_table]
 
@@ -295,6 +321,11 @@ class Settings(BaseModel):
             "jwt_audience": _csv(env.get("JWT_AUDIENCE")),
             "health_dynamodb_tables": _csv(env.get("HEALTH_DYNAMODB_TABLES")),
             "alert_backup_tables": _csv(env.get("ALERT_BACKUP_TABLES")),
+            **(
+                {"dbcheck_operations": _csv(env.get("DBCHECK_OPERATIONS"))}
+                if _csv(env.get("DBCHECK_OPERATIONS"))
+                else {}
+            ),
             **({"jwt_token_use": _csv(env.get("JWT_TOKEN_USE"))} if _csv(env.get("JWT_TOKEN_USE")) else {}),
             **(
                 {"health_dynamodb_operations": _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))}
