@@ -78,7 +78,7 @@ def _nodata(value: Any, suffix: str = "") -> str:
 def _throttle_cell(t: dict[str, Any]) -> str:
     ops = {op: n for op, n in t["throttles"]["throttledRequests"].items() if n}
     read, write = t["throttles"]["readThrottleEvents"], t["throttles"]["writeThrottleEvents"]
-    cell = f"r {_nodata(read)} / w {_nodata(write)}"
+    cell = f"read {_nodata(read)}\nwrite {_nodata(write)}"
     if ops:
         cell += "\n" + ", ".join(f"{op} {fmt(n)}" for op, n in ops.items())
     return cell
@@ -96,7 +96,7 @@ def _latency_cell(t: dict[str, Any]) -> str:
 
 def _capacity_cell(t: dict[str, Any]) -> str:
     c = t["consumed"]
-    cell = f"RCU {_nodata(c['readCapacityUnits']['total'])} / WCU {_nodata(c['writeCapacityUnits']['total'])}"
+    cell = f"RCU {_nodata(c['readCapacityUnits']['total'])}\nWCU {_nodata(c['writeCapacityUnits']['total'])}"
     if t["provisioned"]:
         p = t["provisioned"]
         cell += f"\nprovisioned {p['readCapacityUnits']}/{p['writeCapacityUnits']} per s"
@@ -134,42 +134,49 @@ def _index_cell(t: dict[str, Any]) -> str:
 
 
 def render_db_check(report: dict[str, Any]) -> None:
+    """Three narrow tables rather than one wide one: a terminal of 80 columns shows them whole."""
     window = report["window"]
     console.print(
-        f"[bold]DynamoDB check[/] at {report['checkedAt']}, metrics over the {window['description']} "
+        f"[bold]DynamoDB check[/] at {report['checkedAt']}; metrics over the {window['description']} "
         f"({window['start']} .. {window['end']})"
     )
-    table = Table(header_style="bold", show_lines=True)
-    for column, kw in (
-        ("table", {"no_wrap": True}),
-        ("status", {"no_wrap": True}),
-        ("items / size", {"no_wrap": True, "justify": "right"}),
-        ("throttled", {}),
-        ("latency avg/max (requests)", {}),
-        ("consumed", {}),
-        ("recovery", {}),
-        ("indexes", {}),
-        ("verdict", {"overflow": "fold"}),
-    ):
-        table.add_column(column, **kw)
-    for t in report["tables"]:
+    tables = report["tables"]
+    metrics = Table(title=f"Requests, {window['description']}", title_justify="left", header_style="bold")
+    metrics.add_column("table", no_wrap=True)
+    metrics.add_column("throttled", overflow="fold")
+    metrics.add_column("latency avg/max (requests)", overflow="fold")
+    metrics.add_column("consumed", overflow="fold")
+    for t in tables:
+        metrics.add_row(t["role"], _throttle_cell(t), _latency_cell(t), _capacity_cell(t))
+    console.print(metrics)
+
+    state = Table(title="State", title_justify="left", header_style="bold")
+    state.add_column("table", overflow="fold")
+    state.add_column("status", no_wrap=True)
+    state.add_column("items / size", justify="right", no_wrap=True)
+    state.add_column("recovery", overflow="fold")
+    state.add_column("indexes", overflow="fold")
+    for t in tables:
+        state.add_row(
+            Text.assemble(t["role"], "\n", (t["table"], "dim")),
+            t["status"] or "—",
+            f"{fmt(t['itemCount'])}\n{_bytes(t['sizeBytes'])}",
+            _recovery_cell(t),
+            _index_cell(t),
+        )
+    console.print(state)
+
+    verdicts = Table(title="Verdict", title_justify="left", header_style="bold")
+    verdicts.add_column("table", no_wrap=True)
+    verdicts.add_column("verdict", overflow="fold")
+    for t in tables:
         verdict = (
             Text("ok", style="green")
             if t["verdict"] == "ok"
             else Text("warn: " + "; ".join(t["reasons"]), style="yellow")
         )
-        table.add_row(
-            f"{t['role']}\n[dim]{t['table']}[/]",
-            t["status"] or "—",
-            f"{fmt(t['itemCount'])}\n{_bytes(t['sizeBytes'])}",
-            _throttle_cell(t),
-            _latency_cell(t),
-            _capacity_cell(t),
-            _recovery_cell(t),
-            _index_cell(t),
-            verdict,
-        )
-    console.print(table)
+        verdicts.add_row(t["role"], verdict)
+    console.print(verdicts)
     for note in report["notes"]:
         console.print(f"[dim]note: {note}[/]")
     console.print(
@@ -206,29 +213,21 @@ def db_check(ctx: click.Context, since: timedelta, as_json: bool) -> None:
 # ---------------------------------------------------------------- logs
 
 
-def _line_row(line: Any) -> tuple[Any, ...]:
+def render_line(line: Any, function_width: int = 0) -> Text:
+    """One event on one line, in columns: time (UTC), function, level, message, [correlation id].
+    Lines rather than a table: a message wraps under itself, and --follow prints the same shape."""
     stamp = datetime.fromtimestamp(line.timestamp / 1000, UTC).strftime("%m-%d %H:%M:%S.%f")[:-3]
     level = line.level or ""
-    message = Text(line.message, style="" if line.record is not None else "dim")
-    return (
-        stamp,
-        line.function,
-        Text(level, style=LEVEL_STYLE.get(level, "")),
-        message,
-        line.correlation_id or "",
-    )
-
-
-def _lines_table(lines: list[Any]) -> Table:
-    table = Table(header_style="bold", show_edge=False, pad_edge=False)
-    table.add_column("time (UTC)", no_wrap=True)
-    table.add_column("function", no_wrap=True)
-    table.add_column("level", no_wrap=True)
-    table.add_column("message", overflow="fold")
-    table.add_column("correlation id", no_wrap=True, style="dim")
-    for line in lines:
-        table.add_row(*_line_row(line))
-    return table
+    parts: list[Any] = [
+        (stamp + "  ", "dim"),
+        (line.function.ljust(function_width) + "  ", "cyan"),
+        (level.ljust(8) + " ", LEVEL_STYLE.get(level, "")),
+        # Powertools lines show their message; other lines (Lambda's START/END/REPORT, tracebacks) raw.
+        (line.message, "" if line.record is not None else "dim"),
+    ]
+    if line.correlation_id:
+        parts.append((f"  [{line.correlation_id}]", "dim"))
+    return Text.assemble(*parts)
 
 
 @click.command("logs")
@@ -286,8 +285,9 @@ def logs(
             f"[bold]{len(read.lines)} line(s)[/] from {len(read.groups)} log group(s) of {query.stack}, "
             f"{'errors only, ' if errors_only else ''}since {read.start.isoformat(timespec='seconds')}"
         )
-        if read.lines:
-            console.print(_lines_table(read.lines))
+        width = max((len(line.function) for line in read.lines), default=0)
+        for line in read.lines:
+            console.print(render_line(line, width))
         for note in read.partial:
             console.print(f"[yellow]partial:[/] {note}")
     if not follow:
@@ -304,6 +304,7 @@ def _follow(
 
     follower = ops.Follower(query, read.groups, int(read.end.timestamp() * 1000), settings=settings)
     follower.remember(read.lines)
+    width = max((len(line.function) for line in read.lines), default=0)
     status = None if as_json else console.status("", spinner="dots")
     if status:
         status.start()
@@ -320,7 +321,7 @@ def _follow(
                 if as_json:
                     click.echo(json.dumps(to_jsonable(line.as_dict())))
                 else:
-                    console.print(Text.assemble(*_plain(line)))
+                    console.print(render_line(line, width))
             for note in follower.notes:
                 if not as_json:
                     console.print(f"[yellow]partial:[/] {note}")
@@ -329,13 +330,3 @@ def _follow(
     finally:
         if status:
             status.stop()
-
-
-def _plain(line: Any) -> list[Any]:
-    """A followed line: the same columns as the table, on one line (a table per line would redraw
-    its header for every event)."""
-    stamp, function, level, message, correlation = _line_row(line)
-    parts: list[Any] = [(stamp + "  ", ""), (f"{function}  ", "cyan"), level, ("  ", ""), message]
-    if correlation:
-        parts.append((f"  [{correlation}]", "dim"))
-    return parts
