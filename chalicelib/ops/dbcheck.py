@@ -45,7 +45,8 @@ def describe_window(since: timedelta) -> str:
 def check_window(since: timedelta, now: datetime) -> Window:
     """The window ends at `now` floored to the minute (CloudWatch's resolution), so one bucket covers it."""
     end = floor_minute(now)
-    start = end - max(since, timedelta(minutes=1))
+    # Whole minutes, at least one: CloudWatch aggregates DynamoDB metrics by the minute.
+    start = end - timedelta(minutes=max(1, -(-int(since.total_seconds()) // 60)))
     return Window("dbcheck", start, end, describe_window(end - start))
 
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.config import Settings, get_settings
+from chalicelib.errors import NotFound
 from chalicelib.integrations import logs as logs_api
 
 LAMBDA_PREFIX = "/aws/lambda/"
@@ -156,10 +157,13 @@ class LogQuery:
     function: str | None = None
     limit: int = 200
     max_calls: int = 100
+    # Where CloudFormation had to shorten the function names (at most 64 characters) or the functions
+    # were named otherwise, the groups' common prefix can be given instead of derived from the stack.
+    group_prefix: str | None = None
 
     @property
     def prefix(self) -> str:
-        return group_prefix(self.stack)
+        return self.group_prefix or group_prefix(self.stack)
 
     @property
     def pattern(self) -> str:
@@ -311,9 +315,11 @@ def read_logs(
 class Follower:
     """Polls the groups for events newer than those already shown (for `logs --follow`).
 
-    Each poll re-reads FOLLOW_OVERLAP_MS behind the newest event seen and skips event ids already
-    shown, so an event ingested late is still shown once. New groups (a function's first run) are
-    picked up every `rediscover_every` polls.
+    Each group keeps its own cursor, the newest event read from it. A poll re-reads FOLLOW_OVERLAP_MS
+    behind it and skips event ids already shown, so an event ingested late is still shown once; a
+    group with more new events than `pages_per_poll` pages continues where it stopped at the next
+    poll. New groups (a function's first run) are picked up every `rediscover_every` polls; a group
+    deleted meanwhile is dropped.
     """
 
     def __init__(
@@ -328,8 +334,8 @@ class Follower:
         pages_per_poll: int = 5,
     ):
         self.query = query
-        self.groups = list(groups)
-        self.cursor = since_ms
+        self.since_ms = since_ms
+        self.cursors: dict[str, int] = {group: since_ms for group in groups}
         self.seen: dict[str, int] = {}
         self.client = client
         self.settings = settings or get_settings()
@@ -339,58 +345,73 @@ class Follower:
         self.calls = 0
         self.notes: list[str] = []
 
+    @property
+    def groups(self) -> list[str]:
+        return sorted(self.cursors)
+
     def remember(self, lines: Iterable[LogLine]) -> None:
         for line in lines:
             self.seen[line.event_id] = line.timestamp
-            self.cursor = max(self.cursor, line.timestamp)
+            if line.group in self.cursors:
+                self.cursors[line.group] = max(self.cursors[line.group], line.timestamp)
+
+    def _rediscover(self, now_ms: int) -> None:
+        try:
+            found, calls = discover_groups(self.query, client=self.client, settings=self.settings)
+        except NoLogGroups:
+            return
+        self.calls += calls
+        for group in found:
+            # A group that appears now holds only events newer than the follow's start.
+            self.cursors.setdefault(group, self.since_ms)
+
+    def _poll_group(self, group: str, now_ms: int) -> list[LogLine]:
+        lo = max(0, self.cursors[group] - FOLLOW_OVERLAP_MS)
+        fresh: list[LogLine] = []
+        token: str | None = None
+        for _ in range(self.pages_per_poll):
+            self.calls += 1
+            page = logs_api.filter_events(
+                group,
+                lo,
+                now_ms,
+                pattern=self.query.pattern,
+                next_token=token,
+                client=self.client,
+                settings=self.settings,
+            )
+            for event in page.events:
+                # Every event read moves the cursor, kept or not (an --errors follow skips INFO lines).
+                self.cursors[group] = max(self.cursors[group], event.timestamp)
+                if event.event_id in self.seen:
+                    continue
+                self.seen[event.event_id] = event.timestamp
+                line = to_line(event, self.query.prefix)
+                if self.query.keep(line):
+                    fresh.append(line)
+            token = page.next_token
+            if not token:
+                return fresh
+        self.notes.append(
+            f"{group}: more than {self.pages_per_poll} pages of new events; the rest at the next poll"
+        )
+        return fresh
 
     def poll(self, now: datetime | None = None) -> list[LogLine]:
         now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
         self.polls += 1
         self.notes = []
         if self.polls % self.rediscover_every == 0:
-            try:
-                found, calls = discover_groups(self.query, client=self.client, settings=self.settings)
-                self.calls += calls
-                self.groups = sorted(set(self.groups) | set(found))
-            except NoLogGroups:
-                pass
-        lo = max(0, self.cursor - FOLLOW_OVERLAP_MS)
-        newest = self.cursor
+            self._rediscover(now_ms)
         fresh: list[LogLine] = []
         for group in self.groups:
-            token: str | None = None
-            for _ in range(self.pages_per_poll):
-                self.calls += 1
-                page = logs_api.filter_events(
-                    group,
-                    lo,
-                    now_ms,
-                    pattern=self.query.pattern,
-                    next_token=token,
-                    client=self.client,
-                    settings=self.settings,
-                )
-                for event in page.events:
-                    if event.event_id in self.seen:
-                        continue
-                    line = to_line(event, self.query.prefix)
-                    self.seen[event.event_id] = event.timestamp
-                    newest = max(newest, event.timestamp)
-                    if self.query.keep(line):
-                        fresh.append(line)
-                token = page.next_token
-                if not token:
-                    break
-            else:
-                if token:
-                    self.notes.append(
-                        f"{group}: more than {self.pages_per_poll} pages new in one poll; the rest skipped"
-                    )
+            try:
+                fresh += self._poll_group(group, now_ms)
+            except NotFound:
+                del self.cursors[group]
+                self.notes.append(f"{group} no longer exists; no longer followed")
         fresh.sort(key=lambda line: (line.timestamp, line.event_id))
-        # Every event read moves the cursor, kept or not (an --errors follow skips INFO lines).
-        self.cursor = newest
-        # Ids older than the overlap can no longer come back: forget them (bounded memory).
-        floor = self.cursor - FOLLOW_OVERLAP_MS
+        # Ids older than every group's overlap can no longer come back: forget them (bounded memory).
+        floor = min(self.cursors.values(), default=now_ms) - FOLLOW_OVERLAP_MS
         self.seen = {eid: ts for eid, ts in self.seen.items() if ts >= floor}
         return fresh

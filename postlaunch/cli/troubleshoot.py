@@ -244,6 +244,11 @@ def render_line(line: Any, function_width: int = 0) -> Text:
 @click.option(
     "--limit", type=click.IntRange(1, 10_000), default=200, show_default=True, help="Newest lines shown."
 )
+@click.option(
+    "--log-group-prefix",
+    metavar="PREFIX",
+    help="Read the groups starting with PREFIX instead of /aws/lambda/<stack>- (docs/troubleshooting.md).",
+)
 @click.option("--interval", type=click.FloatRange(0.1, 300), default=5.0, hidden=True)
 @click.option("--max-polls", type=click.IntRange(1), default=None, hidden=True)
 @json_option
@@ -255,6 +260,7 @@ def logs(
     function: str | None,
     follow: bool,
     limit: int,
+    log_group_prefix: str | None,
     interval: float,
     max_polls: int | None,
     as_json: bool,
@@ -266,7 +272,12 @@ def logs(
 
     settings = aws_settings((ctx.obj or {}).get("stack"))
     query = ops.LogQuery(
-        stack=_stack(ctx), since=since, errors_only=errors_only, function=function, limit=limit
+        stack=_stack(ctx),
+        since=since,
+        errors_only=errors_only,
+        function=function,
+        limit=limit,
+        group_prefix=log_group_prefix,
     )
     try:
         read = _domain(lambda: ops.read_logs(query, settings=settings))
@@ -300,6 +311,7 @@ def _follow(
 ) -> None:
     import json
 
+    from chalicelib.errors import UpstreamUnavailable
     from chalicelib.ops import logs as ops
 
     follower = ops.Follower(query, read.groups, int(read.end.timestamp() * 1000), settings=settings)
@@ -316,7 +328,13 @@ def _follow(
                     f"next in {interval:g} s · Ctrl-C to stop"
                 )
             time.sleep(interval)
-            fresh = _domain(follower.poll)
+            try:
+                fresh = follower.poll()
+            except UpstreamUnavailable as exc:
+                # A throttled or failed poll is retried at the next one rather than ending the follow.
+                if not as_json:
+                    console.print(f"[yellow]poll failed, retrying:[/] {exc.message}")
+                continue
             for line in fresh:
                 if as_json:
                     click.echo(json.dumps(to_jsonable(line.as_dict())))

@@ -390,3 +390,22 @@ def test_logs_follow_prints_new_lines_then_stops_after_max_polls(log_stack, monk
         "late failure",
     ]
     assert len(lines) == 4 and sleeps == [0.5, 0.5]
+
+
+def test_logs_follow_for_people_prints_lines_and_stops(log_stack, monkeypatch):
+    import postlaunch.cli.troubleshoot as troubleshoot
+
+    monkeypatch.setattr(troubleshoot.time, "sleep", lambda seconds: None)
+    result = run("logs", "--errors", "--follow", "--max-polls", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "DynamoDBwritefailed" in squeezed(result.output) and "c123" in squeezed(result.output)
+
+
+def test_logs_with_a_given_log_group_prefix(log_stack):
+    # Groups named otherwise (here: another stack's) are read with --log-group-prefix
+    result = run("logs", "--log-group-prefix", f"/aws/lambda/other-{log_stack['name']}-", "--json")
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(e["function"], e["message"]) for e in data["events"]] == [("APIHandler", "not ours")]

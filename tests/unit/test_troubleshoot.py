@@ -292,3 +292,50 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(click.BadParameter):
         Duration().convert(text, None, None)
+
+
+def test_a_follow_with_many_new_events_continues_at_the_next_poll():
+    # Given a follower started an hour ago over a group that then received 1,000 events
+    events, end = busy_hour()
+    fake = FakeLogs(events, page=100)
+    query = ops_logs.LogQuery(stack="plm")
+    group = "/aws/lambda/plm-APIHandler-X1"
+    follower = ops_logs.Follower(
+        query, [group], end - 3_600_000, client=fake, settings=settings(), pages_per_poll=5
+    )
+
+    # When it polls until nothing new comes
+    polls = [follower.poll(now=NOW)]
+    notes = follower.notes
+    while polls[-1]:
+        polls.append(follower.poll(now=NOW))
+
+    # Then the first poll gives the oldest 500 and says the rest follows; the next ones continue
+    # where it stopped (re-reading a minute, skipping what was shown), and every line comes once
+    assert [line.raw for line in polls[0]] == [f"line {i}" for i in range(1, 501)]
+    assert notes == [f"{group}: more than 5 pages of new events; the rest at the next poll"]
+    shown = [line.raw for poll in polls for line in poll]
+    assert shown == [f"line {i}" for i in range(1, 1001)]
+    assert len(polls) == 4  # 500, 483 (17 of the 5 pages re-read), 17, then nothing
+
+
+def test_a_deleted_group_is_dropped_from_the_follow():
+    class Gone(FakeLogs):
+        def filter_log_events(self, **_):
+            raise ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "x"}}, "FilterLogEvents"
+            )
+
+    follower = ops_logs.Follower(
+        ops_logs.LogQuery(stack="plm"), ["/aws/lambda/plm-A-1"], 0, client=Gone([]), settings=settings()
+    )
+    assert follower.poll(now=NOW) == []
+    assert follower.groups == [] and "no longer exists" in follower.notes[0]
+
+
+def test_the_db_check_window_is_whole_minutes():
+    from chalicelib.ops.dbcheck import check_window
+
+    window = check_window(timedelta(seconds=90), NOW)
+    assert window.seconds == 120 and window.end == NOW.replace(second=0)
+    assert window.description == "last 2 min"
