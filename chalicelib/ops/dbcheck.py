@@ -267,7 +267,8 @@ def _table_report(
     }
     if recovery is None:
         missing.append({"field": "pointInTimeRecovery", "reason": recovery_error or "not read"})
-        reasons.append(f"point-in-time recovery state unknown: {recovery_error}")
+        if info is not None:  # an undescribed table already warns for that
+            reasons.append(f"point-in-time recovery state unknown: {recovery_error}")
     else:
         pitr["enabled"] = recovery.enabled
         if recovery.latest_restorable:
