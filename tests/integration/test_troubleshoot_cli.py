@@ -319,7 +319,7 @@ def test_logs_function_and_limit(log_stack):
     assert missing.exit_code == 1 and "APIHandler, EvaluateHealth" in missing.output
 
 
-def test_logs_table_for_people(log_stack):
+def test_logs_lines_for_people(log_stack):
     result = run("--stack", log_stack["name"], "logs", "--errors")
     assert result.exit_code == 0, result.output
     assert "3 line(s) from 2 log group(s)" in result.output
