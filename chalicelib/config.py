@@ -247,6 +247,21 @@ class Settings(BaseModel):
     # this fails the step. The read is bounded: at most feedback_max_items items of the window.
     release_gate_max_new_reports: int = Field(default=0, ge=0)
     release_gate_feedback_max_items: int = Field(default=1000, ge=1, le=10000)
+    # ---- troubleshooting (docs/troubleshooting.md)
+    # The DynamoDB operations `db-check` reads latency and throttled requests for (those our stores
+    # use: PynamoDB get/query/save/update/delete/batch_write and the feedback TransactWrite).
+    dbcheck_operations: list[str] = Field(
+        default_factory=lambda: [
+            "GetItem",
+            "Query",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "BatchWriteItem",
+            "TransactWriteItems",
+        ],
+        min_length=1,
+    )
 
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
@@ -348,6 +363,16 @@ class Settings(BaseModel):
         ]
 
     @property
+    def named_tables(self) -> dict[str, str]:
+        """Every table setting (`<role>_table`) by role: the tables `db-check` looks at. New tables
+        added as settings are picked up without a list to keep in step."""
+        return {
+            name.removesuffix("_table"): getattr(self, name)
+            for name in type(self).model_fields
+            if name.endswith("_table") and getattr(self, name)
+        }
+
+    @property
     def health_tables(self) -> list[str]:
         return self.health_dynamodb_tables or [self.feedback_table]
 
@@ -370,6 +395,11 @@ class Settings(BaseModel):
             **(
                 {"release_targets": _csv(env.get("RELEASE_TARGETS"))}
                 if _csv(env.get("RELEASE_TARGETS"))
+                else {}
+            ),
+            **(
+                {"dbcheck_operations": _csv(env.get("DBCHECK_OPERATIONS"))}
+                if _csv(env.get("DBCHECK_OPERATIONS"))
                 else {}
             ),
             **({"jwt_token_use": _csv(env.get("JWT_TOKEN_USE"))} if _csv(env.get("JWT_TOKEN_USE")) else {}),

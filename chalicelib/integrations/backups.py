@@ -1,5 +1,6 @@
-"""DynamoDB backups: point-in-time recovery status (one DescribeContinuousBackups call per table), and
-restoring an on-demand backup a release took into a new table (bug-fix-manage restore)."""
+"""DynamoDB backups: point-in-time recovery (DescribeContinuousBackups) and on-demand backups
+(ListBackups), one call each per table; and restoring an on-demand backup a release took into a new
+table (bug-fix-manage restore)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,42 @@ from chalicelib.config import Settings
 from chalicelib.errors import Conflict, NotFound, UpstreamUnavailable
 from chalicelib.integrations.aws import aws_client
 
+# ListBackups types made on request (by us or by AWS Backup); SYSTEM ones are the copies DynamoDB
+# keeps of a deleted table, not something to restore a live table from.
+ON_DEMAND_TYPES = ("USER", "AWS_BACKUP")
+
 
 @dataclass(frozen=True)
 class RecoveryStatus:
     table: str
     enabled: bool
     latest_restorable: datetime | None
+    earliest_restorable: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Backup:
+    name: str
+    arn: str
+    created: datetime
+    status: str
+    type: str
+    size_bytes: int | None
+
+
+@dataclass(frozen=True)
+class BackupListing:
+    """The newest on-demand backup in the one page read, and whether that page was all there is."""
+
+    table: str
+    latest: Backup | None
+    count: int
+    complete: bool
+
+
+def _upstream(exc: Exception, action: str, table: str) -> UpstreamUnavailable:
+    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
+    return UpstreamUnavailable(f"DynamoDB {action} for {table} failed ({code}).", details={"awsCode": code})
 
 
 def continuous_backups(table: str, *, client: Any = None, settings: Settings | None = None) -> RecoveryStatus:
@@ -26,17 +57,41 @@ def continuous_backups(table: str, *, client: Any = None, settings: Settings | N
     try:
         answer = client.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     except (ClientError, BotoCoreError) as exc:
-        code = (
-            exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
-        )
-        raise UpstreamUnavailable(
-            f"DynamoDB DescribeContinuousBackups for {table} failed ({code}).", details={"awsCode": code}
-        ) from exc
+        raise _upstream(exc, "DescribeContinuousBackups", table) from exc
     pitr = answer.get("PointInTimeRecoveryDescription") or {}
     return RecoveryStatus(
         table=table,
         enabled=pitr.get("PointInTimeRecoveryStatus") == "ENABLED",
         latest_restorable=pitr.get("LatestRestorableDateTime"),
+        earliest_restorable=pitr.get("EarliestRestorableDateTime"),
+    )
+
+
+def latest_backup(table: str, *, client: Any = None, settings: Settings | None = None) -> BackupListing:
+    """One ListBackups call (up to 100 backups, the API's page). The API documents no order, so the
+    newest is picked by creation time; a table with more than a page says so (`complete` False)."""
+    client = client or aws_client("dynamodb", settings)
+    try:
+        page = client.list_backups(TableName=table, BackupType="ALL", Limit=100)
+    except (ClientError, BotoCoreError) as exc:
+        raise _upstream(exc, "ListBackups", table) from exc
+    backups = [
+        Backup(
+            name=b.get("BackupName", ""),
+            arn=b["BackupArn"],
+            created=b["BackupCreationDateTime"],
+            status=b.get("BackupStatus", ""),
+            type=b.get("BackupType", ""),
+            size_bytes=b.get("BackupSizeBytes"),
+        )
+        for b in page.get("BackupSummaries", [])
+        if b.get("BackupType", "USER") in ON_DEMAND_TYPES
+    ]
+    return BackupListing(
+        table=table,
+        latest=max(backups, key=lambda b: b.created) if backups else None,
+        count=len(backups),
+        complete=not page.get("LastEvaluatedBackupArn"),
     )
 
 

@@ -1,0 +1,1 @@
+"""Operational checks for engineers (troubleshooting): read-only, no HTTP, no click."""
