@@ -10,6 +10,7 @@ from chalicelib.config import get_settings
 from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
+from chalicelib.phase2 import service as phase2
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
@@ -19,6 +20,7 @@ from chalicelib.schemas.feedback import (
 )
 from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
 from chalicelib.schemas.metrics import MetricsBatch
+from chalicelib.schemas.phase2 import Phase2Query
 from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
@@ -245,6 +247,14 @@ def alarm_or_group(event):
         alert = alarms.handle_alarm_message(message)
         return {"alarm": message["AlarmName"], "alertId": alert["id"] if alert else None}
     return delivery.notify_slack(message)
+
+
+# ---- phase 2 plan
+@app.route("/api/monitoring/phase2", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def phase2_plan(call: Call):
+    """Feature requests and usability feedback grouped, scored with the prioritization framework, ranked."""
+    return phase2.phase2_plan(call.params(Phase2Query), settings=call.settings)
 
 
 # Keep last: answers CORS preflight for every route declared above.
