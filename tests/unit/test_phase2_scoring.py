@@ -29,7 +29,8 @@ def test_ratings_map_one_to_five_onto_zero_to_one():
 
 
 def test_score_with_the_defaults_shows_every_input():
-    # Given the default settings (weights .4/.25/.2/.15, neutral ratings) and 3 workspaces, 4 users, 6 requests
+    # Given the default settings (weights .4/.25/.2/.15, neutral ratings)
+    # and 3 workspaces, 4 users, 6 requests
     settings = Settings()
     total, components = score("reminders", evidence(3, 4, 6), settings)
     # Then user impact blends the three saturations with .5/.3/.2
