@@ -62,11 +62,12 @@ class Phase2Weights(_Phase2Config):
 class Phase2ImpactWeights(_Phase2Config):
     """PHASE2_IMPACT_WEIGHTS: how user impact blends its three counts. Distinct workspaces weigh most
     (a need shared by several pharmacies is a product need, one workspace's may be local), then
-    distinct users; the raw number of requests least, so one persistent user cannot outvote many."""
+    distinct users; the raw number of requests least, so one user asking six times weighs less than
+    two users of a workspace asking once each."""
 
     workspaces: float = Field(default=0.5, ge=0, le=1)
-    users: float = Field(default=0.3, ge=0, le=1)
-    requests: float = Field(default=0.2, ge=0, le=1)
+    users: float = Field(default=0.35, ge=0, le=1)
+    requests: float = Field(default=0.15, ge=0, le=1)
 
     @model_validator(mode="after")
     def _sum(self) -> Phase2ImpactWeights:

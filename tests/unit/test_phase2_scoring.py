@@ -33,9 +33,11 @@ def test_score_with_the_defaults_shows_every_input():
     # and 3 workspaces, 4 users, 6 requests
     settings = Settings()
     total, components = score("reminders", evidence(3, 4, 6), settings)
-    # Then user impact blends the three saturations with .5/.3/.2
+    # Then user impact blends the three saturations with .5/.35/.15
     impact = (
-        0.5 * math.log(4) / math.log(11) + 0.3 * math.log(5) / math.log(26) + 0.2 * math.log(7) / math.log(51)
+        0.5 * math.log(4) / math.log(11)
+        + 0.35 * math.log(5) / math.log(26)
+        + 0.15 * math.log(7) / math.log(51)
     )
     assert components["userImpact"]["value"] == pytest.approx(impact, abs=1e-4)
     assert components["userImpact"]["inputs"] == {
@@ -45,11 +47,11 @@ def test_score_with_the_defaults_shows_every_input():
             "weight": 0.5,
             "value": round(math.log(4) / math.log(11), 4),
         },
-        "users": {"count": 4, "reference": 25, "weight": 0.3, "value": round(math.log(5) / math.log(26), 4)},
+        "users": {"count": 4, "reference": 25, "weight": 0.35, "value": round(math.log(5) / math.log(26), 4)},
         "requests": {
             "count": 6,
             "reference": 50,
-            "weight": 0.2,
+            "weight": 0.15,
             "value": round(math.log(7) / math.log(51), 4),
         },
     }
