@@ -235,6 +235,7 @@ QUERY_MODELS = [
     ("/api/monitoring/system-health/slo", "get", "chalicelib.schemas.health", "SloQuery"),
     ("/api/monitoring/alerts", "get", "chalicelib.schemas.alerts", "AlertListQuery"),
     ("/api/monitoring/silences", "get", "chalicelib.schemas.alerts", "SilenceListQuery"),
+    ("/api/monitoring/phase2", "get", "chalicelib.schemas.phase2", "Phase2Query"),
 ]
 
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from chalicelib.auth import Principal, Role
 from chalicelib.feedback.service import new_record
 from chalicelib.store import feedback as store
 
 PHASE2 = "/api/monitoring/phase2"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 AUGUST = {"start": "2016-08-01", "end": "2016-08-31"}
 FIRST = datetime(2016, 8, 1, 9, tzinfo=UTC)
 
@@ -155,6 +159,14 @@ def test_each_item_carries_its_evidence_and_components(stack, loaded):
         assert components["businessValue"]["inputs"] == {"rating": 3, "scale": "1-5", "source": "default"}
     assert plan["method"]["threshold"] == 0.5
     assert plan["categories"] == ["feature_request", "usability_issue"]
+
+
+def test_the_answer_is_the_documented_shape(stack, loaded):
+    # The fuzz test sees mostly empty plans; this one has every part filled
+    doc = yaml.safe_load(DOC.read_text())
+    plan = stack.client("engineer").get(PHASE2, params=AUGUST).json()
+    schema = {"$ref": "#/components/schemas/Phase2Plan", "components": doc["components"]}
+    jsonschema.Draft202012Validator(schema).validate(plan)
 
 
 def test_limit_bounds_the_items_not_the_ranking(stack, loaded):
