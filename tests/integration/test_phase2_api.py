@@ -209,3 +209,18 @@ def test_only_engineers_and_admins_may_read_the_plan(stack, workspace):
     assert stack.client().get(PHASE2).status_code == 401
     assert stack.client("staff", workspace).get(PHASE2).status_code == 403
     assert stack.client("ingest").get(PHASE2).status_code == 403
+
+
+def test_the_read_ceiling_is_reported(stack, loaded):
+    from chalicelib.phase2.service import phase2_plan
+
+    # Given a plan allowed to read 5 items of August's 14
+    settings = stack.settings().model_copy(update={"phase2_max_items_read": 5})
+    # When it is computed
+    plan = phase2_plan(AUGUST, settings=settings)
+    # Then it read 5, says it covers only the newest part of the window, and counts only that part
+    assert plan["itemsRead"] == 5 and plan["complete"] is False
+    assert AUGUST["start"] < plan["coveredFrom"][:10] <= AUGUST["end"]
+    covered = [i for i in plan["items"] for _ in i["evidence"]["feedbackIds"]]
+    assert plan["requests"] == len(covered) <= 5
+    assert all(i["evidence"]["firstAsked"] >= plan["coveredFrom"] for i in plan["items"])
