@@ -13,6 +13,7 @@ from chalicelib.health import service as health
 from chalicelib.issues import service as issues
 from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
+from chalicelib.phase2 import service as phase2
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
@@ -24,6 +25,7 @@ from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
 from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQuery, IssueUpdate
 from chalicelib.schemas.metrics import MetricsBatch
 from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
+from chalicelib.schemas.phase2 import Phase2Query
 from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
@@ -342,6 +344,14 @@ _GATE = get_settings()
 def release_worker(event):
     """Run one rollout step (chalicelib.releases.rollout) and answer its task token."""
     return [release_worker_steps.process(record.body) for record in event]
+
+
+# ---- phase 2 plan
+@app.route("/api/monitoring/phase2", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def phase2_plan(call: Call):
+    """Feature requests and usability feedback grouped, scored with the prioritization framework, ranked."""
+    return phase2.phase2_plan(call.params(Phase2Query), settings=call.settings)
 
 
 # Keep last: answers CORS preflight for every route declared above.

@@ -6,11 +6,16 @@ locally the dev stack resolves the same variables from the stack it created on m
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from chalicelib.schemas.feedback import FeatureArea
 
 LOCAL_STAGE = "local"
 LOCAL_ISSUER = "post-launch-monitor-local"
@@ -20,6 +25,81 @@ TOKEN_USES = ("id", "access")
 
 def _csv(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+# ---- phase 2 plan (docs/phase2.md, "Configuration"): the prioritization framework's inputs. Each
+# is a JSON object in its environment variable, keyed as the API shows it (camelCase).
+class _Phase2Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def _sums_to_one(model: BaseModel, name: str) -> None:
+    weights = model.model_dump(by_alias=True)
+    total = sum(weights.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        given = ", ".join(f"{key}={value:g}" for key, value in weights.items())
+        raise ValueError(
+            f"{name}: the weights must sum to 1; {given} sum to {total:g} "
+            "(a weight not given keeps its default)"
+        )
+
+
+class Phase2Weights(_Phase2Config):
+    """PHASE2_WEIGHTS: the seed's four criteria. User impact leads because the plan is built from
+    what users asked for; business value next; feasibility and alignment share the rest."""
+
+    user_impact: float = Field(default=0.4, ge=0, le=1)
+    business_value: float = Field(default=0.25, ge=0, le=1)
+    technical_feasibility: float = Field(default=0.2, ge=0, le=1)
+    strategic_alignment: float = Field(default=0.15, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum(self) -> Phase2Weights:
+        _sums_to_one(self, "PHASE2_WEIGHTS")
+        return self
+
+
+class Phase2ImpactWeights(_Phase2Config):
+    """PHASE2_IMPACT_WEIGHTS: how user impact blends its three counts. Distinct workspaces weigh most
+    (a need shared by several pharmacies is a product need, one workspace's may be local), then
+    distinct users; the raw number of requests least, so one user asking six times weighs less than
+    two users of a workspace asking once each."""
+
+    workspaces: float = Field(default=0.5, ge=0, le=1)
+    users: float = Field(default=0.35, ge=0, le=1)
+    requests: float = Field(default=0.15, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum(self) -> Phase2ImpactWeights:
+        _sums_to_one(self, "PHASE2_IMPACT_WEIGHTS")
+        return self
+
+
+class Phase2ImpactReference(_Phase2Config):
+    """PHASE2_IMPACT_REFERENCE: the count at which each part of user impact reaches 1 (log scale,
+    so the first askers count most). Absolute, not relative to the biggest group, so a group's
+    score does not move when another group grows."""
+
+    workspaces: int = Field(default=10, ge=1, le=1_000_000)
+    users: int = Field(default=25, ge=1, le=1_000_000)
+    requests: int = Field(default=50, ge=1, le=1_000_000)
+
+
+class Phase2AreaInput(_Phase2Config):
+    """One feature area's ratings, 1 (least) to 5 (most); absent ones take PHASE2_DEFAULT_RATING.
+    technicalFeasibility: 5 is easiest to build."""
+
+    business_value: float | None = Field(default=None, ge=1, le=5)
+    technical_feasibility: float | None = Field(default=None, ge=1, le=5)
+    strategic_alignment: float | None = Field(default=None, ge=1, le=5)
+
+
+_PHASE2_JSON_FIELDS = (
+    "phase2_weights",
+    "phase2_impact_weights",
+    "phase2_impact_reference",
+    "phase2_area_inputs",
+)
 
 
 class Settings(BaseModel):
@@ -262,6 +342,39 @@ class Settings(BaseModel):
         ],
         min_length=1,
     )
+    # ---- phase 2 plan (docs/phase2.md)
+    # The window (days, today included) when none is given, and the longest one accepted.
+    phase2_default_days: int = Field(default=90, ge=1)
+    phase2_max_days: int = Field(default=366, ge=1)
+    # Items the plan may read (as the summary: about 20 MB); past it the plan covers the newest part.
+    phase2_max_items_read: int = Field(default=20000, ge=1)
+    # Two titles of one feature area are alike when the Jaccard similarity of their stemmed token
+    # sets reaches this; 0.5 joins "SMS reminders" and "Send reminders by SMS" but not "Email reminders".
+    phase2_similarity_threshold: float = Field(default=0.5, gt=0, le=1)
+    # Feedback ids listed as a group's evidence (the newest); `count` always says how many there are.
+    phase2_evidence_ids_max: int = Field(default=20, ge=1, le=100)
+    # The rating a feature area's input takes when PHASE2_AREA_INPUTS does not give it: neutral.
+    phase2_default_rating: float = Field(default=3, ge=1, le=5)
+    phase2_weights: Phase2Weights = Field(default_factory=Phase2Weights)
+    phase2_impact_weights: Phase2ImpactWeights = Field(default_factory=Phase2ImpactWeights)
+    phase2_impact_reference: Phase2ImpactReference = Field(default_factory=Phase2ImpactReference)
+    phase2_area_inputs: dict[FeatureArea, Phase2AreaInput] = Field(default_factory=dict)
+
+    @field_validator(*_PHASE2_JSON_FIELDS, mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg})") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _phase2_window_within_cap(self) -> Settings:
+        if self.phase2_default_days > self.phase2_max_days:
+            raise ValueError("PHASE2_DEFAULT_DAYS must not exceed PHASE2_MAX_DAYS")
+        return self
 
     @model_validator(mode="after")
     def _horizon_within_cap(self) -> Settings:
@@ -536,6 +649,14 @@ class Settings(BaseModel):
             "release_bake_seconds",
             "release_tick_seconds",
             "release_pause_timeout_seconds",
+            # ---- phase 2 plan
+            "phase2_default_days",
+            "phase2_max_days",
+            "phase2_max_items_read",
+            "phase2_similarity_threshold",
+            "phase2_evidence_ids_max",
+            "phase2_default_rating",
+            *_PHASE2_JSON_FIELDS,
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

@@ -249,6 +249,7 @@ QUERY_MODELS = [
     ("/api/monitoring/alerts", "get", "chalicelib.schemas.alerts", "AlertListQuery"),
     ("/api/monitoring/silences", "get", "chalicelib.schemas.alerts", "SilenceListQuery"),
     ("/api/issues", "get", "chalicelib.schemas.issues", "IssueListQuery"),
+    ("/api/monitoring/phase2", "get", "chalicelib.schemas.phase2", "Phase2Query"),
 ]
 
 

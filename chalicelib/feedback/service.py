@@ -14,6 +14,7 @@ import math
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -476,6 +477,60 @@ def _key_fields(key: dict[str, str] | None) -> dict[str, str | None]:
     return {"feedback_id": key.get("id"), "created_at": key.get("createdAt")}
 
 
+@dataclass
+class WindowRead:
+    """What a budgeted read of a window found: the records, DynamoDB's evaluated count and Query
+    calls, and `covered_from` when the budget ran out first (the records then cover only the newest
+    part of the window, from that instant)."""
+
+    records: list[dict[str, Any]]
+    read: int
+    queries: int
+    covered_from: datetime | None
+
+    def covered(self, window: Window) -> Window:
+        return window if self.covered_from is None else Window(self.covered_from, window.end)
+
+
+def read_window(
+    index_name: str,
+    partitions: list[str],
+    window: Window,
+    filters: dict[str, str | tuple[str, ...]],
+    attributes: tuple[str, ...],
+    budget: int,
+) -> WindowRead:
+    """Read a window's partitions of a date index (never a scan) newest first, at most `budget`
+    items evaluated. When the budget runs out, the records kept are exactly those from
+    `covered_from` on, so every figure computed from them is true of that part of the window."""
+    records: list[dict[str, Any]] = []
+    read = queries = 0
+    covered_from: datetime | None = None
+    for n, partition in enumerate(partitions):
+        pages = store.DateQuery(
+            index_name, partition, window.start_key, window.end_key, filters, attributes=attributes
+        )
+        while not pages.done and read < budget:
+            page, scanned = pages.read_page(budget - read)
+            records.extend(page)
+            read, queries = read + scanned, queries + 1
+        if read < budget:
+            continue
+        if not pages.done and pages.last_key is not None:
+            # Reading stopped inside the partition. Items sharing the last key's instant may be
+            # partly unread, so the figures count only what follows it.
+            boundary = pages.last_key["createdAt"]
+            covered_from = parse_iso(boundary) + timedelta(microseconds=1)
+            records = [r for r in records if r["createdAt"] > boundary]
+        elif n + 1 < len(partitions):
+            # This partition (a month: several partitions only arise on the byMonth walk) was read
+            # to its end; the older months were not.
+            year, month = (int(part) for part in partition.split("-"))
+            covered_from = max(window.start, datetime(year, month, 1, tzinfo=UTC))
+        break
+    return WindowRead(records, read, queries, covered_from)
+
+
 def feedback_summary(
     principal: Principal,
     query: FeedbackSummaryQuery | FeedbackFilters | dict[str, Any] | None = None,
@@ -497,50 +552,42 @@ def feedback_summary(
     )
     scope = _scope(principal, query.workspace_id)
     index_name, partitions = _partitions(scope, window)
-    budget = settings.summary_max_items_read
-    records: list[dict[str, Any]] = []
-    read = queries = 0
-    covered_from: datetime | None = None  # set when the budget stopped the reading
-    for n, partition in enumerate(partitions):
-        pages = store.DateQuery(
-            index_name,
-            partition,
-            window.start_key,
-            window.end_key,
-            query.attribute_filters(),
-            attributes=SUMMARY_ATTRIBUTES,
-        )
-        while not pages.done and read < budget:
-            page, scanned = pages.read_page(budget - read)
-            records.extend(page)
-            read, queries = read + scanned, queries + 1
-        if read < budget:
-            continue
-        if not pages.done and pages.last_key is not None:
-            # Reading stopped inside the partition. Items sharing the last key's instant may be
-            # partly unread, so the figures count only what follows it.
-            boundary = pages.last_key["createdAt"]
-            covered_from = parse_iso(boundary) + timedelta(microseconds=1)
-            records = [r for r in records if r["createdAt"] > boundary]
-        elif n + 1 < len(partitions):
-            # This partition (a month: several partitions only arise on the byMonth walk) was read
-            # to its end; the older months were not.
-            year, month = (int(part) for part in partition.split("-"))
-            covered_from = max(window.start, datetime(year, month, 1, tzinfo=UTC))
-        break
-    covered = window if covered_from is None else Window(covered_from, window.end)
-    summary = compute_summary(records, covered)
+    found = read_window(
+        index_name,
+        partitions,
+        window,
+        query.attribute_filters(),
+        SUMMARY_ATTRIBUTES,
+        settings.summary_max_items_read,
+    )
+    covered = found.covered(window)
+    summary = compute_summary(found.records, covered)
     summary["window"] = {"start": window.start_key, "end": window.end_key, "days": len(window.days())}
-    summary["complete"] = covered_from is None
+    summary["complete"] = found.covered_from is None
     summary["coveredFrom"] = covered.start_key
-    summary["itemsRead"] = read
-    summary["queries"] = queries
+    summary["itemsRead"] = found.read
+    summary["queries"] = found.queries
     summary["scope"] = {"workspaceId": scope}
     summary["filters"] = query.attribute_filters()
     return summary
 
 
 # ----------------------------------------------------------------------------- for other capabilities
+
+
+def feedback_in_window(
+    window: Window,
+    categories: tuple[str, ...],
+    attributes: tuple[str, ...],
+    budget: int,
+    settings: Settings | None = None,
+) -> WindowRead:
+    """Feedback of the given categories created in the window, all workspaces, read as the summary
+    reads (the window's months of byMonth, newest first, at most `budget` items evaluated; see
+    read_window for what `covered_from` means). For the Phase 2 plan."""
+    store.bind(settings)
+    index_name, partitions = _partitions(None, window)
+    return read_window(index_name, partitions, window, {"category": tuple(categories)}, attributes, budget)
 
 
 def satisfaction_in_window(

@@ -65,10 +65,10 @@ class Window:
         return self.start_key <= created_at <= self.end_key
 
 
-def _ordered(start: datetime, end: datetime) -> None:
+def _ordered(start: datetime, end: datetime, names: tuple[str, str] = ("startDate", "endDate")) -> None:
     if start > end:
         raise ValidationFailed(
-            [FieldError("startDate", "startDate must not be after endDate.")], "The date window is empty."
+            [FieldError(names[0], f"{names[0]} must not be after {names[1]}.")], "The date window is empty."
         )
 
 
@@ -90,19 +90,27 @@ def list_window(
 
 
 def summary_window(
-    start: datetime | None, end: datetime | None, default_days: int, max_days: int, now: datetime
+    start: datetime | None,
+    end: datetime | None,
+    default_days: int,
+    max_days: int,
+    now: datetime,
+    *,
+    names: tuple[str, str] = ("startDate", "endDate"),
+    what: str = "the summary",
 ) -> Window:
     """The summary's window, in whole UTC days: the last `default_days` days (today included)
-    unless given; at most `max_days` days, so its cost has a ceiling."""
+    unless given; at most `max_days` days, so its cost has a ceiling. `names` are the request's
+    names for start and end (errors name them), `what` the reader the ceiling belongs to."""
     end = (end or now).astimezone(UTC)
     if start is None:
         first = end.date() - timedelta(days=default_days - 1)
         start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     start = start.astimezone(UTC)
-    _ordered(start, end)
+    _ordered(start, end, names)
     days = (end.date() - start.date()).days + 1
     if days > max_days:
         raise ValidationFailed(
-            [FieldError("startDate", f"The window spans {days} days; the summary covers at most {max_days}.")]
+            [FieldError(names[0], f"The window spans {days} days; {what} covers at most {max_days}.")]
         )
     return Window(start, end)

@@ -272,7 +272,7 @@ class DateQuery:
         hash_value: str,
         start_key: str,
         end_key: str,
-        filters: dict[str, str] | None = None,
+        filters: dict[str, str | tuple[str, ...]] | None = None,
         *,
         after: dict[str, str] | None = None,
         attributes: Iterable[str] | None = None,
@@ -282,9 +282,9 @@ class DateQuery:
         self.hash_value = hash_value
         condition: Condition | None = None
         for name, value in (filters or {}).items():
-            condition = (
-                (ATTRIBUTES[name] == value) if condition is None else condition & (ATTRIBUTES[name] == value)
-            )
+            # A tuple of values is "any of these" (one Query instead of one per value).
+            term = ATTRIBUTES[name].is_in(*value) if isinstance(value, tuple) else ATTRIBUTES[name] == value
+            condition = term if condition is None else condition & term
         last_key = None
         if after:
             last_key = {name: {"S": value} for name, value in after.items()}

@@ -11,6 +11,7 @@ import yaml
 FEEDBACK = "/api/monitoring/feedback"
 METRICS = "/api/monitoring/metrics"
 HISTORY = "/api/monitoring/system-health/history"
+PHASE2 = "/api/monitoring/phase2"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 BODIES = [
@@ -68,6 +69,7 @@ def test_malformed_bodies_get_a_4xx(stack, workspace, method, path, body):
         "/api/monitoring/system-health",
         "/api/monitoring/system-health/history",
         "/api/monitoring/system-health/slo",
+        PHASE2,
     ],
 )
 def test_malformed_queries_get_a_4xx(stack, workspace, path, query):
@@ -108,6 +110,8 @@ DATE_PARAMETERS = [
     (FEEDBACK + "/summary", "endDate"),
     (HISTORY, "start"),
     (HISTORY, "end"),
+    (PHASE2, "start"),
+    (PHASE2, "end"),
 ]
 
 
