@@ -11,9 +11,9 @@ from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
 from chalicelib.issues import service as issues
+from chalicelib.phase2 import service as phase2
 from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
-from chalicelib.phase2 import service as phase2
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
@@ -24,8 +24,8 @@ from chalicelib.schemas.feedback import (
 from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
 from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQuery, IssueUpdate
 from chalicelib.schemas.metrics import MetricsBatch
-from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
 from chalicelib.schemas.phase2 import Phase2Query
+from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
 from chalicelib.web import Api, Call, json_response
 
 app = Chalice(app_name="post-launch-monitor")
