@@ -1,6 +1,6 @@
 """Routes and scheduled handlers only; each is a few lines over chalicelib."""
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.alerts import alarms, delivery
 from chalicelib.alerts import rules as alert_rules
@@ -14,6 +14,7 @@ from chalicelib.issues import service as issues
 from chalicelib.phase2 import service as phase2
 from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
+from chalicelib.reports import delivery as report_delivery
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
@@ -352,6 +353,24 @@ def release_worker(event):
 def phase2_plan(call: Call):
     """Feature requests and usability feedback grouped, scored with the prioritization framework, ranked."""
     return phase2.phase2_plan(call.params(Phase2Query), settings=call.settings)
+
+
+# ---- reports: delivery
+# REPORT_HOUR_UTC and REPORT_RETRY_MINUTES are read at import, like HEALTH_SCHEDULE_MINUTES: `chalice
+# package` bakes them into the EventBridge rules (docs/reports.md, "Delivery").
+_REPORTS = get_settings()
+
+
+@app.schedule(Cron(0, _REPORTS.report_hour_utc, "*", "*", "?", "*"), name="daily_report")
+def daily_report(event):
+    """Build yesterday's report (once), store it, email it to REPORT_RECIPIENTS; info alert on success."""
+    return report_delivery.run_daily()
+
+
+@app.schedule(Rate(_REPORTS.report_retry_minutes, unit=Rate.MINUTES), name="retry_report_deliveries")
+def retry_report_deliveries(event):
+    """Send again the stored reports whose failed send's backoff has passed."""
+    return report_delivery.retry_due()
 
 
 # Keep last: answers CORS preflight for every route declared above.

@@ -21,6 +21,9 @@ LOCAL_STAGE = "local"
 LOCAL_ISSUER = "post-launch-monitor-local"
 # Cognito marks what a token is for in `token_use`; ID tokens carry `aud`, access tokens `client_id`.
 TOKEN_USES = ("id", "access")
+# ---- reports: delivery: the addresses of the local stage (verified on moto's SES by the local stack).
+LOCAL_REPORT_SENDER = "reports@post-launch-monitor.local"
+LOCAL_REPORT_RECIPIENTS = ("pharmacy-ops@post-launch-monitor.local",)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -222,6 +225,23 @@ class Settings(BaseModel):
     # Summary points the SLO report reads for snapshot uptime (30 days at 5 minutes is 8640; each
     # ?refresh=true adds one more). About 250 bytes a point: 5 MB at most.
     slo_max_snapshot_points: int = Field(default=20000, ge=1, le=100000)
+
+    # ---- reports: delivery (docs/reports.md, "Delivery")
+    # The daily report is built at report_hour_utc for the previous UTC day, stored on HealthTable
+    # (series "report#daily") and emailed through SES from report_sender to report_recipients. The
+    # local stage falls back to the addresses the local stack verifies on moto's SES.
+    report_sender: str | None = None
+    report_recipients: list[str] = Field(default_factory=list)
+    report_hour_utc: int = Field(default=6, ge=0, le=23)
+    # A failed send is retried every report_retry_minutes (the schedule), after backoff * 2^(attempt-1)
+    # (at most backoff_max), until max_attempts, then given up and recorded so.
+    report_retry_minutes: int = Field(default=15, ge=1, le=1440)
+    report_delivery_max_attempts: int = Field(default=5, ge=1, le=20)
+    report_delivery_backoff_seconds: int = Field(default=900, ge=0, le=86400)
+    report_delivery_backoff_max_seconds: int = Field(default=6 * 3600, ge=0, le=7 * 86400)
+    # Stored reports expire (DynamoDB TTL) after this; pending deliveries are looked for this far back.
+    report_retention_days: int = Field(default=400, ge=1, le=3650)
+    report_retry_horizon_days: int = Field(default=7, ge=1, le=60)
 
     # ---- alerts: delivery (docs/alerts.md "Routing and delivery")
     # Severity routes: critical and error page, warning warns, info goes to the digest.
@@ -431,6 +451,14 @@ class Settings(BaseModel):
     release_tick_seconds: int = Field(default=10, ge=1, le=300)
     release_pause_timeout_seconds: int = Field(default=86400, ge=1, le=31536000)
 
+    # ---- reports: delivery
+    @model_validator(mode="after")
+    def _local_report_addresses(self) -> Settings:
+        if self.stage == LOCAL_STAGE:
+            self.report_sender = self.report_sender or LOCAL_REPORT_SENDER
+            self.report_recipients = self.report_recipients or list(LOCAL_REPORT_RECIPIENTS)
+        return self
+
     @property
     def release_step_list(self) -> list[int]:
         """RELEASE_STEPS as integers (checked when the settings load)."""
@@ -504,6 +532,8 @@ class Settings(BaseModel):
             "jwt_audience": _csv(env.get("JWT_AUDIENCE")),
             "health_dynamodb_tables": _csv(env.get("HEALTH_DYNAMODB_TABLES")),
             "alert_backup_tables": _csv(env.get("ALERT_BACKUP_TABLES")),
+            # ---- reports: delivery
+            "report_recipients": _csv(env.get("REPORT_RECIPIENTS")),
             # ---- releases: core
             **(
                 {"release_targets": _csv(env.get("RELEASE_TARGETS"))}
@@ -640,6 +670,15 @@ class Settings(BaseModel):
             "slack_webhook_secret_arn",
             "slack_timeout_seconds",
             "alerts_link_base_url",
+            # ---- reports: delivery
+            "report_sender",
+            "report_hour_utc",
+            "report_retry_minutes",
+            "report_delivery_max_attempts",
+            "report_delivery_backoff_seconds",
+            "report_delivery_backoff_max_seconds",
+            "report_retention_days",
+            "report_retry_horizon_days",
             # ---- releases: machine
             "release_state_machine_arn",
             "release_gate_queue",

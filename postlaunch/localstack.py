@@ -164,7 +164,25 @@ def provision(
     targets = create_release_targets(endpoint, stack_name)
     # The same variable -> resource mapping the CLI uses against a deployed stack (postlaunch.awsenv).
     env = env_from_resources(template_variables(template), physical, template_parameters(template))
+    env.update(verify_report_sender(endpoint))
     return Provisioned(stack_name=stack_name, physical=physical, env=env, release_targets=targets)
+
+
+# ---- reports: delivery
+def verify_report_sender(
+    endpoint: str, environ: dict[str, str] | os._Environ | None = None
+) -> dict[str, str]:
+    """Verify the report's sender on moto's SES, which refuses to send from an unverified address as
+    SES does (on AWS the sender is verified once, by its owner: docs/reports.md, "Delivery"). The
+    addresses are REPORT_SENDER/REPORT_RECIPIENTS when set, else the local stage's own; returned as
+    the environment the app and the CLI read."""
+    from chalicelib.config import LOCAL_REPORT_RECIPIENTS, LOCAL_REPORT_SENDER
+
+    environ = os.environ if environ is None else environ
+    sender = environ.get("REPORT_SENDER") or LOCAL_REPORT_SENDER
+    recipients = environ.get("REPORT_RECIPIENTS") or ",".join(LOCAL_REPORT_RECIPIENTS)
+    client("ses", endpoint).verify_email_identity(EmailAddress=sender)
+    return {"REPORT_SENDER": sender, "REPORT_RECIPIENTS": recipients}
 
 
 def _pseudo(value: Any, stack_name: str) -> str:
