@@ -370,6 +370,47 @@ def _serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action
 
 
+# ---- reports: delivery
+_LISTING = threading.local()
+
+
+def _model_data_without_docker() -> None:
+    """Let `GET /moto-api/data.json` answer while a Lambda function exists and no Docker daemon runs.
+
+    data.json lists every attribute of every moto model, skipping those that raise TypeError,
+    AttributeError or ValueError. A Lambda function (the release target the local stack creates)
+    has a `docker_client` property that connects to Docker and raises DockerException without a
+    daemon, so the whole listing answered 500. While the listing runs (on its own request thread),
+    that failure reads as an absent attribute; everywhere else it is raised as before. The report
+    delivery tests read the sent email back from this listing. Patched once per process.
+    """
+    from moto.moto_api._internal.responses import MotoAPIResponse
+    from moto.utilities.docker_utilities import DockerModel
+
+    if getattr(MotoAPIResponse.model_data, "_plm_patched", False):
+        return
+    original_listing, original_client = MotoAPIResponse.model_data, DockerModel.docker_client
+
+    def docker_client(self):  # type: ignore[no-untyped-def]
+        try:
+            return original_client.fget(self)
+        except Exception as exc:
+            if getattr(_LISTING, "active", False):
+                raise AttributeError("docker_client: no Docker daemon") from exc
+            raise
+
+    def model_data(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        _LISTING.active = True
+        try:
+            return original_listing(self, *args, **kwargs)
+        finally:
+            _LISTING.active = False
+
+    model_data._plm_patched = True  # type: ignore[attr-defined]
+    MotoAPIResponse.model_data = model_data
+    DockerModel.docker_client = property(docker_client)
+
+
 class LocalAws:
     """A moto server in this process, with Step Functions execution switched on."""
 
@@ -386,6 +427,7 @@ class LocalAws:
         for key, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(key, value)
         _serialize_dynamodb()
+        _model_data_without_docker()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs an ERROR for every Choice probe of an absent field (IsPresent), which the
