@@ -44,6 +44,13 @@ def _builder() -> Builder:
     return build_report
 
 
+def build(
+    start: datetime, end: datetime, *, now: datetime | None = None, settings: Settings | None = None
+) -> dict[str, Any]:
+    """The report of [start, end), as the API gives it (chalicelib.reports.report.build_report)."""
+    return _builder()(start, end, now=now, settings=settings)
+
+
 def day_period(now: datetime) -> tuple[datetime, datetime]:
     """The previous UTC day: [yesterday 00:00, today 00:00)."""
     today = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
@@ -110,9 +117,12 @@ def deliver(
     now: datetime,
     settings: Settings,
     ses_client: Any | None = None,
+    *,
+    emit_metrics: bool = True,
 ) -> dict[str, Any]:
     """Send the report to each recipient still owed it and record every attempt. Returns the record
-    as stored afterwards."""
+    as stored afterwards. EMF metrics (ReportEmail_<outcome>) are for the Lambda schedules; the CLI
+    turns them off, since EMF goes to stdout, where its --json answer is."""
     report = json.loads(record["payload"])
     sender = record.get("sender") or settings.report_sender
     entries: list[dict[str, Any]] = []
@@ -154,11 +164,12 @@ def deliver(
     ):
         notified = _notify(record, report, entries, now, settings)
     stored = store.record_delivery(record, entries, pending, due, settings, notified_alert_id=notified)
-    for outcome in (DELIVERED, FAILED, GIVEN_UP):
-        count = sum(e["outcome"] == outcome for e in entries)
-        if count:
-            metrics.add_metric(name=f"ReportEmail_{outcome}", unit=MetricUnit.Count, value=count)
-    flush_metrics()
+    if emit_metrics:
+        for outcome in (DELIVERED, FAILED, GIVEN_UP):
+            count = sum(e["outcome"] == outcome for e in entries)
+            if count:
+                metrics.add_metric(name=f"ReportEmail_{outcome}", unit=MetricUnit.Count, value=count)
+        flush_metrics()
     (logger.info if not pending else logger.warning)(
         "report delivery",
         extra={
@@ -279,7 +290,7 @@ def email_now(
     settings = settings or get_settings()
     now = now or utcnow()
     record = _store(store.ADHOC, iso(now), report, recipients, now, settings)
-    return delivery_state(deliver(record, now, settings, ses_client))
+    return delivery_state(deliver(record, now, settings, ses_client, emit_metrics=False))
 
 
 def delivery_state(record: dict[str, Any] | None) -> dict[str, Any]:

@@ -71,16 +71,17 @@ def day_of(text: str) -> str:
 
 
 def title(report: dict[str, Any]) -> str:
+    """Names the days covered: the period's end is exclusive, so an end at midnight closes the day
+    before it ("report 2026-11-26" for 2026-11-26T00:00 .. 2026-11-27T00:00)."""
+    from datetime import datetime, timedelta
+
     period = report["period"]
-    start, end = day_of(period["start"]), day_of(period["end"])
-    days = start if end in (start,) or _next_day(start) == end else f"{start} to {end}"
+    start = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+    midnight = end == end.replace(hour=0, minute=0, second=0, microsecond=0)
+    last = (end - timedelta(days=1) if midnight and end > start else end).date()
+    days = start.date().isoformat() if last <= start.date() else f"{start.date()} to {last}"
     return f"Post-Launch Monitor report {days}"
-
-
-def _next_day(day: str) -> str:
-    from datetime import date, timedelta
-
-    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
 def subject(report: dict[str, Any]) -> str:
