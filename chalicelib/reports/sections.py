@@ -63,7 +63,7 @@ def health_section(
     # Past the read ceiling only the newest points were read: the figures cover them, from the first.
     covered_from = points[0].at if truncated and points else start
     in_band[NO_DATA] += max(0.0, ((points[0].at if points else cutoff) - covered_from).total_seconds())
-    for point, following in zip(points, [*points[1:], None], strict=True):
+    for point, following in zip(points, [*points[1:], None], strict=False):
         segment_end = min(following.at if following else cutoff, cutoff)
         held_end = max(point.at, min(segment_end, point.at + hold))
         band = point.overall_health if point.overall_health in BAND_NAMES else NO_DATA
