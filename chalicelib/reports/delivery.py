@@ -24,8 +24,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib.alerts import engine as alerts
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import Conflict, FieldError, UpstreamUnavailable, ValidationFailed
-from chalicelib.feedback.windows import iso, parse_iso, utcnow
+from chalicelib.errors import Conflict, UpstreamUnavailable
+from chalicelib.feedback.windows import iso, utcnow
 from chalicelib.integrations import ses
 from chalicelib.observability import flush_metrics, logger, metrics
 from chalicelib.reports import mail
@@ -45,45 +45,23 @@ def _builder() -> Builder:
 
 
 def build(
-    start: datetime, end: datetime, *, now: datetime | None = None, settings: Settings | None = None
+    start: datetime | str | None,
+    end: datetime | str | None,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """The report of [start, end), as the API gives it (chalicelib.reports.report.build_report)."""
+    """The report of [start, end], as the API gives it (chalicelib.reports.report.build_report: it
+    parses YYYY-MM-DD or date-times, defaults the period and names a bad start or end)."""
     return _builder()(start, end, now=now, settings=settings)
 
 
 def day_period(now: datetime) -> tuple[datetime, datetime]:
-    """The previous UTC day: [yesterday 00:00, today 00:00)."""
-    today = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
-    return today - timedelta(days=1), today
-
-
-def parse_period(
-    start: str | None, end: str | None, now: datetime | None = None
-) -> tuple[datetime, datetime]:
-    """--start/--end as the CLI takes them: YYYY-MM-DD (a UTC day: an end date includes that whole
-    day) or an ISO-8601 date-time. Neither: the previous UTC day, as the schedule reports."""
-    now = now or utcnow()
-
-    def one(value: str, field: str, is_end: bool) -> datetime:
-        try:
-            if len(value) == 10:
-                day = datetime.fromisoformat(value).replace(tzinfo=UTC)
-                return day + timedelta(days=1) if is_end else day
-            moment = parse_iso(value)
-        except ValueError as exc:
-            raise ValidationFailed(
-                [FieldError(field, "a date (YYYY-MM-DD) or an ISO-8601 date-time")]
-            ) from exc
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-    default_start, default_end = day_period(now)
-    end_at = one(end, "end", True) if end else (default_end if not start else now)
-    start_at = (
-        one(start, "start", False) if start else (default_start if not end else end_at - timedelta(days=1))
+    """The previous UTC day, ends included as the report counts them: [yesterday 00:00, 23:59:59.999999]."""
+    yesterday = now.astimezone(UTC).date() - timedelta(days=1)
+    return datetime.combine(yesterday, time.min, tzinfo=UTC), datetime.combine(
+        yesterday, time.max, tzinfo=UTC
     )
-    if start_at >= end_at:
-        raise ValidationFailed([FieldError("start", "must be before end")])
-    return start_at, end_at
 
 
 def backoff(attempt: int, settings: Settings) -> timedelta:

@@ -21,7 +21,7 @@ def _usage_error(error: Any) -> click.UsageError:
     if not fields:
         return click.UsageError(error.message)
     first = fields[0]
-    return click.BadParameter(first.message, param_hint=f"--{first.field.removesuffix('Date')}")
+    return click.BadParameter(first.message, param_hint=f"--{first.field}")
 
 
 def _entries(title: str, entries: list[dict[str, Any]]) -> None:
@@ -110,11 +110,14 @@ def _delivery_lines(state: dict[str, Any]) -> list[str]:
 
 
 @click.command("report")
-@click.option("--start", metavar="DATE", help="Period start: YYYY-MM-DD (UTC day) or ISO-8601 date-time.")
 @click.option(
-    "--end",
+    "--start",
     metavar="DATE",
-    help="Period end: YYYY-MM-DD (that whole day) or date-time. Neither option: the previous UTC day.",
+    help="Period start: YYYY-MM-DD (UTC day) or ISO-8601 date-time. Default: as the API's "
+    "(REPORT_DEFAULT_DAYS days before the end, today included).",
+)
+@click.option(
+    "--end", metavar="DATE", help="Period end: YYYY-MM-DD (that whole day) or date-time. Default: now."
 )
 @click.option(
     "--output",
@@ -145,8 +148,7 @@ def report(
 
     settings = aws_settings((ctx.obj or {}).get("stack"))
     try:
-        period_start, period_end = delivery.parse_period(start, end)
-        built = delivery.build(period_start, period_end, settings=settings)
+        built = delivery.build(start, end, settings=settings)
     except ValidationFailed as error:
         raise _usage_error(error) from error
     except DomainError as error:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import json
-from datetime import UTC, datetime
 from email.policy import default
 
 import pytest
@@ -16,6 +15,7 @@ import requests
 from click.testing import CliRunner
 
 from chalicelib.reports import delivery
+from chalicelib.schemas.instants import parse_instant
 from chalicelib.store import reports as report_store
 from postlaunch.cli import cli
 from tests.report_delivery_helpers import sample_report
@@ -29,7 +29,8 @@ def built(monkeypatch) -> list:
 
     def build(start, end, *, now=None, settings=None):
         calls.append((start, end))
-        return sample_report(start.strftime(ISO), end.strftime(ISO))
+        start_at, end_at = parse_instant(start), parse_instant(end, end_of_day=True)
+        return sample_report(start_at.strftime(ISO), end_at.strftime(ISO))
 
     monkeypatch.setattr(delivery, "_builder", lambda: build)
     return calls
@@ -56,9 +57,9 @@ def test_json_is_the_report_of_the_days_asked_for(stack, built):
     result = run("--start", "2032-01-05", "--end", "2032-01-05", "--json")
     # Then the whole day is reported, and stdout is the report's JSON only
     assert result.exit_code == 0, result.output
-    assert built == [(datetime(2032, 1, 5, tzinfo=UTC), datetime(2032, 1, 6, tzinfo=UTC))]
+    assert built == [("2032-01-05", "2032-01-05")]
     assert json.loads(result.output) == sample_report(
-        "2032-01-05T00:00:00.000000Z", "2032-01-06T00:00:00.000000Z"
+        "2032-01-05T00:00:00.000000Z", "2032-01-05T23:59:59.999999Z"
     )
 
 
@@ -120,7 +121,21 @@ def test_email_sends_it_now_and_records_it_like_the_daily_report(stack, built, q
     assert json.loads(attachment.get_content()) == answer
 
 
-def test_a_bad_date_names_the_option(stack, built):
+def test_a_bad_date_names_the_option(stack):
     result = CliRunner().invoke(cli, ["report", "--start", "yesterday"])
     assert result.exit_code == 2 and "--start" in result.output
-    assert built == []
+
+
+def test_json_is_the_report_the_api_gives(stack):
+    # When a past month is asked for from the CLI (the real build) and over HTTP
+    period = {"start": "2016-06-01", "end": "2016-06-30"}
+    result = run("--start", period["start"], "--end", period["end"], "--json")
+    http = stack.client("engineer").get("/api/monitoring/report", params=period)
+    # Then both are the same report (each generated at its own moment)
+    assert result.exit_code == 0, result.output
+    cli_report, api_report = json.loads(result.output), http.json()
+    for key in ("period", "feedback", "releases", "roi"):
+        assert cli_report[key] == api_report[key], key
+    assert [m["name"] for m in cli_report["successMetrics"]] == [
+        m["name"] for m in api_report["successMetrics"]
+    ]

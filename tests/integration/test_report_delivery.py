@@ -49,7 +49,7 @@ def test_daily_report_is_stored_emailed_as_html_with_the_json_attached_and_alert
     result = delivery.run_daily(now, settings, build=builder(calls))
 
     # Then yesterday's report was built once and stored under the day's key
-    assert calls == [(datetime(2031, 3, 3, tzinfo=UTC), datetime(2031, 3, 4, tzinfo=UTC))]
+    assert calls == [(datetime(2031, 3, 3, tzinfo=UTC), datetime(2031, 3, 3, 23, 59, 59, 999999, tzinfo=UTC))]
     assert result["created"] is True and result["key"] == "2031-03-03T00:00:00.000000Z"
     stored = report_store.get_report("daily", result["key"], settings)
     report = json.loads(stored["payload"])
@@ -188,3 +188,31 @@ def test_an_ses_outage_is_recorded_with_its_code_and_retried(stack, code):
     stored = report_store.get_report("daily", result["key"], settings)
     assert stored["deliveries"][0]["awsCode"] == code
     assert stored["pendingRecipients"] == settings.report_recipients
+
+
+def test_the_daily_schedule_emails_the_report_build_report_makes(stack):
+    # Given the app's daily schedule, registered for EventBridge at REPORT_HOUR_UTC
+    from app import app as chalice_app
+    from postlaunch.devstack import discover_jobs
+
+    jobs = {job.name: job for job in discover_jobs(chalice_app, __import__("app"))}
+    assert jobs["daily_report"].expression == "cron(0 6 * * ? *)"
+    assert jobs["retry_report_deliveries"].expression == "rate(15 minutes)"
+    settings = stack.settings()
+    before = {m["id"] for m in sent_messages(stack)}
+
+    # When it runs on a day of its own, with the real report builder
+    result = delivery.run_daily(datetime(2031, 7, 2, 6, 0, tzinfo=UTC), settings)
+
+    # Then the report of 2031-07-01 (no data that day: status and figures say so) went out as stored
+    stored = json.loads(report_store.get_report("daily", result["key"], settings)["payload"])
+    assert stored["period"]["start"].startswith("2031-07-01T00:00:00")
+    assert {"summary", "health", "feedback", "alerts", "releases", "successMetrics", "roi"} <= set(stored)
+    [sent] = [m for m in sent_messages(stack) if m["id"] not in before]
+    message = parse(sent["raw_data"])
+    assert message["Subject"].startswith("Post-Launch Monitor report 2031-07-01: ")
+    [attachment] = message.iter_attachments()
+    assert json.loads(attachment.get_content()) == stored
+    html = message.get_body(preferencelist=("html",)).get_content()
+    for metric in stored["successMetrics"]:
+        assert f"<td>{metric['name']}</td>" in html
