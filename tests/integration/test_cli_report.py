@@ -18,9 +18,15 @@ from chalicelib.reports import delivery
 from chalicelib.schemas.instants import parse_instant
 from chalicelib.store import reports as report_store
 from postlaunch.cli import cli
-from tests.report_delivery_helpers import sample_report
+from tests.report_delivery_helpers import resolve_report_notices, sample_report
 
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@pytest.fixture(autouse=True)
+def _resolve_notices(stack):
+    yield
+    resolve_report_notices(stack)
 
 
 @pytest.fixture

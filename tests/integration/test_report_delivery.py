@@ -17,7 +17,13 @@ import requests
 
 from chalicelib.reports import delivery
 from chalicelib.store import reports as report_store
-from tests.report_delivery_helpers import sample_report
+from tests.report_delivery_helpers import resolve_report_notices, sample_report
+
+
+@pytest.fixture(autouse=True)
+def _resolve_notices(stack):
+    yield
+    resolve_report_notices(stack)
 
 
 def sent_messages(stack) -> list[dict]:
