@@ -156,8 +156,9 @@ def build_message(report: dict[str, Any], *, sender: str, recipient: str) -> byt
     message["To"] = recipient
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1])
-    message.set_content(render_text(report))
-    message.add_alternative(render_html(report), subtype="html")
+    # Quoted-printable: SES asks for content outside 7-bit ASCII (×, —) to travel encoded.
+    message.set_content(render_text(report), cte="quoted-printable")
+    message.add_alternative(render_html(report), subtype="html", cte="quoted-printable")
     message.add_attachment(
         report_json(report).encode(),
         maintype="application",
