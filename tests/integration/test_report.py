@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from chalicelib.alerts import engine
 from chalicelib.alerts.model import Condition
@@ -21,6 +24,7 @@ from tests.payloads import SEED_FEEDBACK
 from tests.release_helpers import fresh_version
 
 MARCH = {"start": "2017-03-01", "end": "2017-03-31"}
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
 def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
@@ -223,6 +227,26 @@ def test_a_success_metric_without_data_is_null_with_its_reason(stack, march):
     # And the ROI figures wait for their inputs, naming them
     assert report["roi"]["monthlySavings"] is None
     assert "REPORT_ROI_HOURLY_RATE" in str(report["roi"]["missing"])
+
+
+def test_the_answer_is_the_documented_shape(stack, march):
+    # The fuzz test sees mostly empty periods; this one has every section filled
+    doc = yaml.safe_load(DOC.read_text())
+    report = stack.client("engineer").get("/api/monitoring/report", params=MARCH).json()
+    assert report["releases"]["count"] and report["alerts"]["raised"] and report["health"]["period"]["points"]
+    schema = {"$ref": "#/components/schemas/Report", "components": doc["components"]}
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert list(report)[:9] == [
+        "period",
+        "generatedAt",
+        "summary",
+        "health",
+        "feedback",
+        "alerts",
+        "releases",
+        "successMetrics",
+        "roi",
+    ]
 
 
 @pytest.mark.parametrize(
