@@ -374,3 +374,25 @@ def test_cloudwatch_series_are_read_back_as_success_metrics(stack):
     # Revenue inputs are not configured: revenue and total ROI wait for them, naming the settings
     assert roi["revenueIncrease"] is None and roi["totalROI"] is None
     assert "REPORT_ROI_MTM_BILLING_MONTHLY is not set" in " ".join(roi["missing"]["totalROI"])
+
+
+def test_a_report_makes_the_reads_it_states(stack, march, monkeypatch):
+    from chalicelib.reports.report import build_report
+    from tests.integration.test_health_cost import AwsCalls, model_clients
+
+    # Given every AWS call counted, per operation (the settings first: reading them anew rebinds the
+    # models to new connections)
+    settings = stack.settings()
+    cw = stack.aws_client("cloudwatch")
+    calls = AwsCalls(monkeypatch, [*model_clients(), cw])
+
+    # When March 2017's report is built
+    report = build_report(MARCH["start"], MARCH["end"], settings=settings, cloudwatch=cw)
+
+    # Then it queried, never scanned: one page of health points, the feedback summary's queries, the
+    # ratings rollup, the three alert states and the releases; and made one GetMetricData call
+    feedback_queries = report["reads"]["feedbackQueries"]
+    assert calls.by_operation["dynamodb:Scan"] == 0
+    assert calls.by_operation["dynamodb:Query"] == 1 + feedback_queries + 1 + 3 + 1
+    assert calls.by_operation["cloudwatch:GetMetricData"] == report["reads"]["cloudwatchCalls"] == 1
+    assert calls.total == calls.requests == calls.by_operation["dynamodb:Query"] + 1
