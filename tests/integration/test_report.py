@@ -396,3 +396,21 @@ def test_a_report_makes_the_reads_it_states(stack, march, monkeypatch):
     assert calls.by_operation["dynamodb:Query"] == 1 + feedback_queries + 1 + 3 + 1
     assert calls.by_operation["cloudwatch:GetMetricData"] == report["reads"]["cloudwatchCalls"] == 1
     assert calls.total == calls.requests == calls.by_operation["dynamodb:Query"] + 1
+
+
+def test_past_its_ceilings_a_report_reads_the_newest_and_says_so(stack, march):
+    from chalicelib.reports.report import build_report
+
+    # Given ceilings below what March 2017 holds: 2 of its 3 health points, 2 of its 3 alerts
+    settings = stack.settings().model_copy(update={"report_health_max_points": 2, "report_alerts_max": 2})
+
+    report = build_report(MARCH["start"], MARCH["end"], settings=settings)
+
+    # Then health covers the newest two evaluations, from the first of them
+    period = report["health"]["period"]
+    assert (period["points"], period["truncated"], period["coveredFrom"]) == (2, True, "2017-03-10T00:05:00Z")
+    assert (period["lowest"], period["mean"]) == (50, 60.0)
+    assert period["timeInBand"]["healthy"] == 0 and period["timeInBand"]["warning"] == 300
+    # And the alerts read stop at the ceiling, flagged
+    assert report["alerts"]["raised"] == 2 and report["alerts"]["truncated"] is True
+    assert report["reads"]["healthPoints"] == 2 and report["reads"]["alerts"] == 2
