@@ -414,3 +414,10 @@ def test_past_its_ceilings_a_report_reads_the_newest_and_says_so(stack, march):
     # And the alerts read stop at the ceiling, flagged
     assert report["alerts"]["raised"] == 2 and report["alerts"]["truncated"] is True
     assert report["reads"]["healthPoints"] == 2 and report["reads"]["alerts"] == 2
+
+
+def test_an_end_in_early_1970_starts_the_default_period_at_the_earliest_instant(stack):
+    # The default 30 days before 1970-01-01 would begin in 1969, before any instant the API accepts
+    response = stack.client("engineer").get("/api/monitoring/report", params={"end": "1970-01-01"})
+    assert response.status_code == 200, response.text
+    assert response.json()["period"]["start"] == "1970-01-01T00:00:00Z"
