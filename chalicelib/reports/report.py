@@ -21,11 +21,13 @@ from typing import Any
 from chalicelib.auth import Principal, Role
 from chalicelib.config import Settings, get_settings
 from chalicelib.feedback import service as feedback_service
+from chalicelib.feedback.windows import Window as DateWindow
 from chalicelib.feedback.windows import summary_window, utcnow
 from chalicelib.health.windows import Window, iso
 from chalicelib.reports import metrics, roi, sections
 from chalicelib.reports.summary import executive_summary
 from chalicelib.schemas.feedback import parse
+from chalicelib.schemas.instants import EARLIEST
 from chalicelib.schemas.reports import ReportQuery
 from chalicelib.store import alerts as alert_store
 from chalicelib.store import health as health_store
@@ -84,7 +86,9 @@ def build_report(
         names=("start", "end"),
         what="a report",
     )
-    start_at = window.start
+    # A default start before the earliest instant accepted (an end in early January 1970) starts there.
+    start_at = max(window.start, EARLIEST)
+    window = DateWindow(start_at, window.end)
     cutoff = max(start_at, min(window.end, now))
     period_days = (cutoff - start_at).total_seconds() / 86400
 

@@ -166,4 +166,5 @@ def compute_roi(
         "formulas": dict(FORMULAS),
         "worked": worked,
         "missing": missing,
+        "unsetSettings": sorted(sources[name] for name in CONFIGURED if name in absent),
     }

@@ -154,18 +154,20 @@ def executive_summary(report: dict[str, Any]) -> dict[str, Any]:
 
     # ---- highlights
     if period["mean"] is not None:
-        total = sum(period["timeInBand"].values()) or 1
-        healthy_share = round(100 * period["timeInBand"].get("healthy", 0) / total, 1)
+        bands = period["timeInBand"]
+        evaluated = sum(v for k, v in bands.items() if k != "noData")
+        healthy_share = round(100 * bands.get("healthy", 0) / evaluated, 1) if evaluated else None
         highlights.append(
             _finding(
                 f"Health averaged {period['mean']} (lowest {period['lowest']}) over {period['points']} "
-                f"evaluations; healthy {healthy_share} % of the period",
-                "stored health evaluations of the period",
+                f"evaluations; healthy {healthy_share} % of the evaluated time",
+                "stored health evaluations of the period (time without an evaluation left out of the share)",
                 {
                     "mean": period["mean"],
                     "lowest": period["lowest"],
                     "points": period["points"],
-                    "healthyPercentOfPeriod": healthy_share,
+                    "healthyPercentOfEvaluatedTime": healthy_share,
+                    "noDataSeconds": bands.get("noData"),
                 },
                 "info",
             )
@@ -292,24 +294,15 @@ def executive_summary(report: dict[str, Any]) -> dict[str, Any]:
                 "info",
             )
         )
-    if roi.get("missing"):
-        settings_named = sorted(
-            {
-                part.split("(")[1].split(" ")[0]
-                for parts in roi["missing"].values()
-                for part in parts
-                if "is not set" in part
-            }
-        )
-        if settings_named:
-            recommendations.append(
-                _finding(
-                    "Configure the ROI inputs: " + ", ".join(settings_named) + ".",
-                    "ROI figures need every input of their formula",
-                    {"missing": roi["missing"]},
-                    "info",
-                )
+    if roi.get("unsetSettings"):
+        recommendations.append(
+            _finding(
+                "Configure the ROI inputs: " + ", ".join(roi["unsetSettings"]) + ".",
+                "ROI figures need every input of their formula (roi.missing says which figure needs which)",
+                {"settings": roi["unsetSettings"]},
+                "info",
             )
+        )
     return {
         "status": status,
         "highlights": highlights,

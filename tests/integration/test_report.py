@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from chalicelib.alerts import engine
 from chalicelib.alerts.model import Condition
@@ -21,6 +24,7 @@ from tests.payloads import SEED_FEEDBACK
 from tests.release_helpers import fresh_version
 
 MARCH = {"start": "2017-03-01", "end": "2017-03-31"}
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
 def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
@@ -225,6 +229,26 @@ def test_a_success_metric_without_data_is_null_with_its_reason(stack, march):
     assert "REPORT_ROI_HOURLY_RATE" in str(report["roi"]["missing"])
 
 
+def test_the_answer_is_the_documented_shape(stack, march):
+    # The fuzz test sees mostly empty periods; this one has every section filled
+    doc = yaml.safe_load(DOC.read_text())
+    report = stack.client("engineer").get("/api/monitoring/report", params=MARCH).json()
+    assert report["releases"]["count"] and report["alerts"]["raised"] and report["health"]["period"]["points"]
+    schema = {"$ref": "#/components/schemas/Report", "components": doc["components"]}
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert list(report)[:9] == [
+        "period",
+        "generatedAt",
+        "summary",
+        "health",
+        "feedback",
+        "alerts",
+        "releases",
+        "successMetrics",
+        "roi",
+    ]
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -350,3 +374,50 @@ def test_cloudwatch_series_are_read_back_as_success_metrics(stack):
     # Revenue inputs are not configured: revenue and total ROI wait for them, naming the settings
     assert roi["revenueIncrease"] is None and roi["totalROI"] is None
     assert "REPORT_ROI_MTM_BILLING_MONTHLY is not set" in " ".join(roi["missing"]["totalROI"])
+
+
+def test_a_report_makes_the_reads_it_states(stack, march, monkeypatch):
+    from chalicelib.reports.report import build_report
+    from tests.integration.test_health_cost import AwsCalls, model_clients
+
+    # Given every AWS call counted, per operation (the settings first: reading them anew rebinds the
+    # models to new connections)
+    settings = stack.settings()
+    cw = stack.aws_client("cloudwatch")
+    calls = AwsCalls(monkeypatch, [*model_clients(), cw])
+
+    # When March 2017's report is built
+    report = build_report(MARCH["start"], MARCH["end"], settings=settings, cloudwatch=cw)
+
+    # Then it queried, never scanned: one page of health points, the feedback summary's queries, the
+    # ratings rollup, the three alert states and the releases; and made one GetMetricData call
+    feedback_queries = report["reads"]["feedbackQueries"]
+    assert calls.by_operation["dynamodb:Scan"] == 0
+    assert calls.by_operation["dynamodb:Query"] == 1 + feedback_queries + 1 + 3 + 1
+    assert calls.by_operation["cloudwatch:GetMetricData"] == report["reads"]["cloudwatchCalls"] == 1
+    assert calls.total == calls.requests == calls.by_operation["dynamodb:Query"] + 1
+
+
+def test_past_its_ceilings_a_report_reads_the_newest_and_says_so(stack, march):
+    from chalicelib.reports.report import build_report
+
+    # Given ceilings below what March 2017 holds: 2 of its 3 health points, 2 of its 3 alerts
+    settings = stack.settings().model_copy(update={"report_health_max_points": 2, "report_alerts_max": 2})
+
+    report = build_report(MARCH["start"], MARCH["end"], settings=settings)
+
+    # Then health covers the newest two evaluations, from the first of them
+    period = report["health"]["period"]
+    assert (period["points"], period["truncated"], period["coveredFrom"]) == (2, True, "2017-03-10T00:05:00Z")
+    assert (period["lowest"], period["mean"]) == (50, 60.0)
+    assert period["timeInBand"]["healthy"] == 0 and period["timeInBand"]["warning"] == 300
+    # And the alerts read stop at the ceiling, flagged
+    assert report["alerts"]["raised"] == 2 and report["alerts"]["truncated"] is True
+    assert report["reads"]["healthPoints"] == 2 and report["reads"]["alerts"] == 2
+
+
+def test_an_end_in_early_1970_starts_the_default_period_at_the_earliest_instant(stack):
+    # The default 30 days before 1970-01-01 would begin in 1969, before any instant the API accepts
+    response = stack.client("engineer").get("/api/monitoring/report", params={"end": "1970-01-01"})
+    assert response.status_code == 200, response.text
+    assert response.json()["period"]["start"] == "1970-01-01T00:00:00Z"

@@ -167,3 +167,90 @@ def test_error_rate_against_one_percent(requests, errors, value, met):
     assert (error_rate["value"], error_rate["met"], error_rate["target"]) == (value, met, 1.0)
     if value is None:
         assert error_rate["reason"].startswith("no API Gateway requests")
+
+
+# ---------------------------------------------------------------- the executive summary's rules
+
+
+def report_of(points=(), alerts=(), releases=(), metrics=None, open_critical=0) -> dict:
+    from chalicelib.reports.summary import executive_summary
+
+    cutoff = T0 + timedelta(hours=2)
+    points = list(points)
+    report = {
+        "health": health_section(points, points[-1] if points else None, T0, cutoff, timedelta(minutes=10)),
+        "feedback": {
+            "total": 0,
+            "openCritical": open_critical,
+            "openHigh": 0,
+            "ratings": {"satisfaction": {"average": None, "count": 0}},
+            "ratingsTrend": {"direction": "insufficient_data"},
+        },
+        "alerts": alerts_section(list(alerts), cutoff),
+        "releases": {
+            "items": [release_item(r, cutoff) for r in releases],
+            "count": len(releases),
+            "byOutcome": {"released": 0, "rolled_back": len(releases), "failed": 0, "in_progress": 0},
+        },
+        "successMetrics": metrics or [],
+        "roi": compute_roi({}, 1, Settings()),
+    }
+    return executive_summary(report)
+
+
+def test_status_healthy_when_nothing_is_wrong():
+    summary = report_of(points=[point(0, 92, "healthy")])
+    assert summary["status"] == "healthy" and summary["criticalIssues"] == []
+    assert summary["highlights"][0]["figures"]["mean"] == 92
+
+
+def test_status_unknown_without_any_health_evaluation():
+    assert report_of()["status"] == "unknown"
+
+
+def test_a_rollback_alone_makes_it_degraded_and_asks_for_its_cause():
+    rolled = {
+        "version": "3.1.0",
+        "status": "rolled_back",
+        "executions": [{"arn": "e1", "environment": "production"}],
+        "history": [
+            {
+                "at": "2020-01-01T00:30:00.000000Z",
+                "action": "rolled_back",
+                "execution": "e1",
+                "reason": "gate failed",
+            }
+        ],
+    }
+    summary = report_of(points=[point(0, 92, "healthy")], releases=[rolled])
+    assert summary["status"] == "degraded" and summary["criticalIssues"] == []
+    concern = next(h for h in summary["highlights"] if h["level"] == "warning")
+    assert concern["text"] == "Release 3.1.0 rolled back in production" and concern["reason"] == "gate failed"
+    assert any(
+        r["text"].startswith("Before the next release, address why 3.1.0") for r in summary["recommendations"]
+    )
+
+
+def test_open_critical_feedback_or_an_active_critical_alert_is_critical():
+    summary = report_of(points=[point(0, 92, "healthy")], open_critical=2, alerts=[alert("critical", 0)])
+    assert summary["status"] == "critical"
+    assert [i["figures"] for i in summary["criticalIssues"]] == [
+        {"activeCritical": 1},
+        {"openCritical": 2, "openHigh": 0},
+    ]
+
+
+def test_a_technical_metric_missing_its_target_is_a_concern_with_its_figures():
+    metrics = success_metrics(
+        Measured(api_requests=1000, api_errors=30),
+        period_days=1,
+        satisfaction={"average": None, "count": 0},
+        feedback={"volumePerDay": []},
+        health_points=[],
+        settings=Settings(),
+    )
+    summary = report_of(points=[point(0, 92, "healthy")], metrics=metrics)
+    assert summary["status"] == "degraded"
+    texts = [h["text"] for h in summary["highlights"] if h["level"] == "warning"]
+    assert "Error rate 3.0 percent misses its target (< 1.0)" in texts
+    assert "Uptime 97.0 percent misses its target (>= 99.9)" in texts
