@@ -50,10 +50,13 @@ const charts = {};
 let timer = null;
 
 class ApiError extends Error {
-  constructor(status, message, correlationId) {
+  constructor(status, message, correlationId, routeMissing = false) {
     super(message);
     this.status = status;
     this.correlationId = correlationId;
+    // API Gateway (and chalice local) answer a path with no route 403 {"message": ...}, not our
+    // {"error": ...} shape: that means "this API has no such route", not "your role may not".
+    this.routeMissing = routeMissing;
   }
 }
 
@@ -94,8 +97,9 @@ async function api(path, params = {}) {
     throw new SignedOut(payload?.error?.message || "The token was refused.");
   }
   if (!response.ok) {
-    const message = payload?.error?.message || `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, message, response.headers.get("X-Correlation-Id"));
+    const message = payload?.error?.message || payload?.message || `${response.status} ${response.statusText}`;
+    const routeMissing = [403, 404].includes(response.status) && !payload?.error;
+    throw new ApiError(response.status, message, response.headers.get("X-Correlation-Id"), routeMissing);
   }
   return payload;
 }
@@ -131,6 +135,7 @@ function panelState(panel, state) {
 
 function describeError(error) {
   if (error instanceof ApiError) {
+    if (error.routeMissing) return "No data: this API does not offer this yet.";
     if (error.status === 403) return "Your token's role may not read this (engineer or admin needed).";
     const id = error.correlationId ? ` (correlation id ${error.correlationId})` : "";
     return `Could not load: ${error.message}${id}`;
@@ -212,7 +217,8 @@ async function loadHealth() {
           label: "Health score",
           data: history.items.map((p) => ({ x: Date.parse(p.at), y: p.healthScore })),
           borderColor: "#1f3b73",
-          pointRadius: 0,
+          // A dense series reads as a line; a few points (a fresh stack) must still show.
+          pointRadius: history.items.length > 60 ? 0 : 3,
           borderWidth: 2,
           spanGaps: false,
         },
@@ -283,7 +289,7 @@ async function loadKpis() {
   try {
     report = await api("/api/monitoring/report");
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) {
+    if (error instanceof ApiError && (error.routeMissing || error.status === 404)) {
       $("kpis-table").hidden = true;
       note("kpis-note", "No data: this API has no report yet (GET /api/monitoring/report).", "warn");
       panelState("panel-kpis", "empty");
