@@ -16,6 +16,7 @@ from chalicelib.issues import service as issues
 from chalicelib.phase2 import service as phase2
 from chalicelib.releases import service as releases
 from chalicelib.releases import worker as release_worker_steps
+from chalicelib.reports import report as reports
 from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
 from chalicelib.schemas.feedback import (
     FeedbackCreate,
@@ -28,6 +29,7 @@ from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQ
 from chalicelib.schemas.metrics import MetricsBatch
 from chalicelib.schemas.phase2 import Phase2Query
 from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
+from chalicelib.schemas.reports import ReportQuery
 from chalicelib.web import Api, Call, error_response, json_response
 
 app = Chalice(app_name="post-launch-monitor")
@@ -354,6 +356,17 @@ def release_worker(event):
 def phase2_plan(call: Call):
     """Feature requests and usability feedback grouped, scored with the prioritization framework, ranked."""
     return phase2.phase2_plan(call.params(Phase2Query), settings=call.settings)
+
+
+# ---- reports: api
+@app.route("/api/monitoring/report", methods=["GET"])
+@api.endpoint(Role.ENGINEER, Role.ADMIN)
+def monitoring_report(call: Call):
+    """Executive summary, health, feedback, alerts, releases, success metrics and ROI of a period."""
+    query = call.params(ReportQuery)
+    return reports.build_report(
+        query.start, query.end, workspace_id=query.workspace_id, settings=call.settings
+    )
 
 
 # ---- dashboard

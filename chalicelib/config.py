@@ -360,6 +360,49 @@ class Settings(BaseModel):
     phase2_impact_reference: Phase2ImpactReference = Field(default_factory=Phase2ImpactReference)
     phase2_area_inputs: dict[FeatureArea, Phase2AreaInput] = Field(default_factory=dict)
 
+    # ---- reports: metrics and ROI (docs/reports.md)
+    # The period when none is given (days, today included), and the longest one accepted: 92 days
+    # (a quarter) keeps every read bounded (docs/reports.md, "What a report reads").
+    report_default_days: int = Field(default=30, ge=1)
+    report_max_days: int = Field(default=92, ge=1, le=366)
+    # Stored health points (about 250 bytes each) a report reads: 92 days of 5-minute evaluations
+    # is 26 496; past the ceiling it reads the newest and says so.
+    report_health_max_points: int = Field(default=30000, ge=1, le=100000)
+    # Alerts read per state partition (firing, acknowledged, resolved) and releases read.
+    report_alerts_max: int = Field(default=1000, ge=1, le=10000)
+    report_releases_max: int = Field(default=100, ge=1, le=1000)
+    # Patient engagement: the counts that make "patient interactions", their monthly level before the
+    # module (unset: the change is null with that reason) and the seed's target (+40 %).
+    report_engagement_metrics: list[str] = Field(
+        default_factory=lambda: ["AppointmentsCompleted", "FollowUpsCompleted", "PatientPortalSessions"],
+        min_length=1,
+    )
+    report_engagement_baseline_monthly: float | None = Field(default=None, gt=0)
+    report_engagement_target_percent: float = 40.0
+    # Targets the seed does not number (its figures are used where it gives them: uptime 99.9 %
+    # from SLO_AVAILABILITY_TARGET, error rate < 1 %, p95 < SLO_LATENCY_THRESHOLD_MS).
+    report_target_follow_up_completion_percent: float = Field(default=80.0, ge=0, le=100)
+    report_target_no_show_percent: float = Field(default=10.0, ge=0, le=100)
+    report_target_reminder_delivery_percent: float = Field(default=95.0, ge=0, le=100)
+    report_target_error_rate_percent: float = Field(default=1.0, ge=0, le=100)
+    report_target_feature_adoption_percent: float = Field(default=30.0, ge=0, le=100)
+    report_target_satisfaction: float = Field(default=4.0, ge=1, le=5)
+    # Support requests: the feedback volume of the period's second half against its first; met when
+    # it changed by at most this many percent (0: no growth).
+    report_target_support_change_percent: float = 0.0
+    # ROI inputs (the seed's formulas). Money in report_currency; unset ones make the figures that
+    # need them null, naming the setting. Minutes saved per delivered reminder and per completed
+    # follow-up turn the measured work into time saved.
+    report_currency: str = Field(default="USD", min_length=3, max_length=3)
+    report_roi_hourly_rate: float | None = Field(default=None, ge=0)
+    report_roi_minutes_per_reminder: float | None = Field(default=None, ge=0)
+    report_roi_minutes_per_follow_up: float | None = Field(default=None, ge=0)
+    report_roi_operational_cost_reduction_monthly: float | None = Field(default=None, ge=0)
+    report_roi_implementation_cost: float | None = Field(default=None, gt=0)
+    report_roi_mtm_billing_monthly: float | None = Field(default=None, ge=0)
+    report_roi_patient_retention_monthly: float | None = Field(default=None, ge=0)
+    report_roi_new_services_monthly: float | None = Field(default=None, ge=0)
+
     @field_validator(*_PHASE2_JSON_FIELDS, mode="before")
     @classmethod
     def _json_object(cls, value: Any) -> Any:
@@ -374,6 +417,21 @@ class Settings(BaseModel):
     def _phase2_window_within_cap(self) -> Settings:
         if self.phase2_default_days > self.phase2_max_days:
             raise ValueError("PHASE2_DEFAULT_DAYS must not exceed PHASE2_MAX_DAYS")
+        return self
+
+    # ---- reports: metrics and ROI
+    @model_validator(mode="after")
+    def _report_settings_valid(self) -> Settings:
+        from chalicelib.health.contract import COUNTS
+
+        if self.report_default_days > self.report_max_days:
+            raise ValueError("REPORT_DEFAULT_DAYS must not exceed REPORT_MAX_DAYS")
+        unknown = [name for name in self.report_engagement_metrics if name not in COUNTS]
+        if unknown:
+            raise ValueError(
+                f"REPORT_ENGAGEMENT_METRICS: {', '.join(unknown)} not among the metric contract's counts "
+                f"({', '.join(COUNTS)})"
+            )
         return self
 
     @model_validator(mode="after")
@@ -516,6 +574,12 @@ class Settings(BaseModel):
                 else {}
             ),
             **({"jwt_token_use": _csv(env.get("JWT_TOKEN_USE"))} if _csv(env.get("JWT_TOKEN_USE")) else {}),
+            # ---- reports: metrics and ROI
+            **(
+                {"report_engagement_metrics": _csv(env.get("REPORT_ENGAGEMENT_METRICS"))}
+                if _csv(env.get("REPORT_ENGAGEMENT_METRICS"))
+                else {}
+            ),
             **(
                 {"health_dynamodb_operations": _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))}
                 if _csv(env.get("HEALTH_DYNAMODB_OPERATIONS"))
@@ -657,6 +721,30 @@ class Settings(BaseModel):
             "phase2_evidence_ids_max",
             "phase2_default_rating",
             *_PHASE2_JSON_FIELDS,
+            # ---- reports: metrics and ROI
+            "report_default_days",
+            "report_max_days",
+            "report_health_max_points",
+            "report_alerts_max",
+            "report_releases_max",
+            "report_engagement_baseline_monthly",
+            "report_engagement_target_percent",
+            "report_target_follow_up_completion_percent",
+            "report_target_no_show_percent",
+            "report_target_reminder_delivery_percent",
+            "report_target_error_rate_percent",
+            "report_target_feature_adoption_percent",
+            "report_target_satisfaction",
+            "report_target_support_change_percent",
+            "report_currency",
+            "report_roi_hourly_rate",
+            "report_roi_minutes_per_reminder",
+            "report_roi_minutes_per_follow_up",
+            "report_roi_operational_cost_reduction_monthly",
+            "report_roi_implementation_cost",
+            "report_roi_mtm_billing_monthly",
+            "report_roi_patient_retention_monthly",
+            "report_roi_new_services_monthly",
         ):
             raw = env.get(name.upper())
             if raw not in (None, ""):

@@ -178,8 +178,7 @@ def slo_report(
         )
 
     uptime_points, truncated = _snapshot_points(window, settings)
-    with_traffic = [p for p in uptime_points if p.error_rate is not None]
-    down = [p for p in with_traffic if p.error_rate > DOWN_ERROR_RATE]
+    counted = snapshot_uptime(uptime_points)
     expected = int(
         timedelta(days=settings.slo_window_days) / timedelta(minutes=settings.health_schedule_minutes)
     )
@@ -192,11 +191,11 @@ def slo_report(
             else None,
             "requests": requests,
             "serverErrors": errors,
-            "snapshotUptime": _round(100 * (1 - len(down) / len(with_traffic))) if with_traffic else None,
+            "snapshotUptime": counted["uptime"],
             "snapshots": {
                 "total": len(uptime_points),
-                "withTraffic": len(with_traffic),
-                "down": len(down),
+                "withTraffic": counted["withTraffic"],
+                "down": counted["down"],
                 "expected": expected,
                 "coverage": _round(len(uptime_points) / expected) if expected else None,
                 # More points than the read ceiling: the counts cover the newest, from coveredFrom.
@@ -209,6 +208,15 @@ def slo_report(
         "cloudwatchCalls": calls,
         "summaryPointsRead": len(uptime_points),
     }
+
+
+def snapshot_uptime(points: list[snapshots.Summary]) -> dict[str, Any]:
+    """Time-based uptime from stored evaluations: the share (percent) of those with traffic whose API
+    error rate was at most DOWN_ERROR_RATE; None without any evaluation with traffic."""
+    with_traffic = [p for p in points if p.error_rate is not None]
+    down = [p for p in with_traffic if p.error_rate > DOWN_ERROR_RATE]
+    uptime = _round(100 * (1 - len(down) / len(with_traffic))) if with_traffic else None
+    return {"uptime": uptime, "withTraffic": len(with_traffic), "down": len(down)}
 
 
 def _snapshot_points(window: Window, settings: Settings) -> tuple[list[snapshots.Summary], bool]:

@@ -232,14 +232,14 @@ def read_performance(window: Window, now: datetime, settings: Settings, client: 
 # ---------------------------------------------------------------- adoption and quality
 
 
-def _pe(settings: Settings, name: str, stat: str, period: int) -> MetricQuery:
+def pe_query(settings: Settings, name: str, stat: str, period: int) -> MetricQuery:
     # The aggregate series has no dimensions (the contract); per-workspace copies are not read here.
     query_id = "pe_" + "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return MetricQuery(query_id, settings.health_adoption_namespace, name, stat, period)
 
 
 def read_gauges(window: Window, settings: Settings, client: Any = None) -> SourceRead:
-    queries = [_pe(settings, name, "Average", GAUGE_PERIOD) for name in contract.GAUGES]
+    queries = [pe_query(settings, name, "Average", GAUGE_PERIOD) for name in contract.GAUGES]
     fetch, failure, calls = _fetch(queries, window, client, settings)
     out = SourceRead(calls=calls, detail=_describe(fetch, queries, window))
     for name, query in zip(contract.GAUGES, queries, strict=True):
@@ -266,7 +266,7 @@ def read_gauges(window: Window, settings: Settings, client: Any = None) -> Sourc
 
 def read_counts(window: Window, now: datetime, settings: Settings, client: Any = None) -> SourceRead:
     period = single_bucket_period(window, now)
-    queries = [_pe(settings, name, "Sum", period) for name in contract.COUNTS]
+    queries = [pe_query(settings, name, "Sum", period) for name in contract.COUNTS]
     fetch, failure, calls = _fetch(queries, window, client, settings)
     out = SourceRead(calls=calls, detail=_describe(fetch, queries, window))
     for name, query in zip(contract.COUNTS, queries, strict=True):
@@ -294,7 +294,7 @@ RATE_DEFINITIONS = (
 def read_rates(window: Window, now: datetime, settings: Settings, client: Any = None) -> SourceRead:
     names = sorted({m for _, a, b in RATE_DEFINITIONS for m in (a, b)})
     period = single_bucket_period(window, now)
-    queries = [_pe(settings, name, "Sum", period) for name in names]
+    queries = [pe_query(settings, name, "Sum", period) for name in names]
     fetch, failure, calls = _fetch(queries, window, client, settings)
     out = SourceRead(calls=calls, detail=_describe(fetch, queries, window))
     totals = {name: _total(fetch, q.id) for name, q in zip(names, queries, strict=True)}

@@ -366,6 +366,32 @@ def resolved_since(
         raise table_error(exc, "read the resolved alerts") from exc
 
 
+def raised_between(
+    first_seen_from: str, first_seen_to: str, limit: int, settings: Settings | None = None
+) -> Capped:
+    """Alerts first seen in [from, to] (stored instants), every state, oldest first within each:
+    one Query per state partition of byState on its firstSeen range, at most `limit` items each
+    (`truncated` when a state held more; the newest beyond the ceiling are the ones left unread).
+    For the report's alert figures."""
+    bind_models(settings)
+    found = Capped()
+    for state in STATES:
+        try:
+            items = list(
+                AlertItem.by_state.query(
+                    state,
+                    AlertItem.firstSeen.between(first_seen_from, first_seen_to),
+                    limit=limit + 1,
+                    page_size=min(limit + 1, 1000),
+                )
+            )
+        except PynamoDBException as exc:
+            raise table_error(exc, "read the alerts of the period") from exc
+        found.extend(to_record(i) for i in items[:limit])
+        found.truncated = found.truncated or len(items) > limit
+    return found
+
+
 def _encode_cursor(partition: int, key: dict | None) -> str:
     return encode_token({"p": partition, "k": key})
 

@@ -231,6 +231,26 @@ def list_releases(
     return items, next_cursor
 
 
+def created_between(
+    start: str, end: str, limit: int, settings: Settings | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Releases created in [start, end] (stored instants), oldest first, at most `limit`: one Query
+    on byCreated's createdAt range. True when there were more (the newest left unread)."""
+    bind_models(settings)
+    try:
+        items = list(
+            ReleaseItem.by_created.query(
+                KIND,
+                ReleaseItem.createdAt.between(start, end),
+                limit=limit + 1,
+                page_size=min(limit + 1, 1000),
+            )
+        )
+    except PynamoDBException as exc:
+        raise table_error(exc, "read the releases of the period") from exc
+    return [to_record(item) for item in items[:limit]], len(items) > limit
+
+
 # ---------------------------------------------------------------- create (one transaction)
 
 
