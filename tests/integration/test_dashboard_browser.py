@@ -232,9 +232,13 @@ def test_sign_in_fills_every_panel_from_the_api_and_draws_the_charts(stack, brow
             assert report.status_code == 200, report.text
             rows = page.locator("#kpis-table tbody tr")
             assert rows.count() == len(report.json()["successMetrics"])
+            # each metric on its row: "no data" and the reason when its value is null, else its value
             for metric in report.json()["successMetrics"]:
+                row = text(page, f"#kpis-table tr[data-metric='{metric['name']}']")
                 if metric["value"] is None:
-                    assert "no data" in text(page, f"#kpis-table tr:has(td:text-is('{metric['name']}'))")
+                    assert "no data" in row and metric["reason"] in row, row
+                else:
+                    assert metric["source"] in row, row
 
         # and every chart drew, no panel failed, and the page broke no CSP rule
         for canvas in CANVASES:

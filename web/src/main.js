@@ -303,10 +303,12 @@ async function loadKpis() {
     ...metrics.map((m) => {
       const row = document.createElement("tr");
       const noData = m.value === null || m.value === undefined;
+      const unit = m.unit ? ` ${m.unit}` : "";
+      row.dataset.metric = m.name;
       const cells = [
-        m.name,
-        noData ? `no data${m.reason ? `: ${m.reason}` : ""}` : formatValue(m.value),
-        formatValue(m.target),
+        m.label || m.name,
+        noData ? `no data${m.reason ? `: ${m.reason}` : ""}` : `${formatValue(m.value)}${unit}`,
+        `${m.comparison ? `${m.comparison} ` : ""}${formatValue(m.target)}${unit}`,
         noData || m.met === null || m.met === undefined ? "–" : m.met ? "yes" : "no",
         m.source,
       ];
