@@ -29,6 +29,8 @@ Chart.register(
 
 const TOKEN_KEY = "plm.dashboard.token";
 const REFRESH_MS = 30_000;
+// The report reads a month of CloudWatch series and tables: its panel refreshes less often.
+const REPORT_REFRESH_MS = 300_000;
 const HISTORY_HOURS = 24;
 const CATEGORIES = ["bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback"];
 const SEVERITIES = ["critical", "error", "warning", "info"];
@@ -48,6 +50,7 @@ const BASE = location.pathname.replace(/\/dashboard\/?$/, "");
 const bands = parseBands(body.dataset.bands);
 const charts = {};
 let timer = null;
+let reportLoadedAt = 0;
 
 class ApiError extends Error {
   constructor(status, message, correlationId, routeMissing = false) {
@@ -284,7 +287,9 @@ async function loadFeedback() {
   panelState("panel-feedback", summary.total === 0 ? "empty" : "ok");
 }
 
-async function loadKpis() {
+async function loadKpis(force) {
+  if (!force && Date.now() - reportLoadedAt < REPORT_REFRESH_MS) return;
+  reportLoadedAt = Date.now();
   let report;
   try {
     report = await api("/api/monitoring/report");
@@ -445,10 +450,10 @@ const PANELS = [
   ["panel-release", "release-note", loadRelease],
 ];
 
-async function refresh() {
+async function refresh(force = false) {
   clearTimeout(timer);
   body.dataset.loading = "true";
-  const results = await Promise.allSettled(PANELS.map(([, , load]) => load()));
+  const results = await Promise.allSettled(PANELS.map(([, , load]) => load(force)));
   const signedOut = results.find((r) => r.status === "rejected" && r.reason instanceof SignedOut);
   if (signedOut) {
     signOut("The API refused the token (expired or not valid here): sign in again.");
@@ -464,7 +469,7 @@ async function refresh() {
   $("refreshed").textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
   body.dataset.loading = "false";
   body.dataset.refreshes = String(Number(body.dataset.refreshes || 0) + 1);
-  timer = setTimeout(refresh, REFRESH_MS);
+  timer = setTimeout(() => refresh(), REFRESH_MS);
 }
 
 async function signIn(candidate) {
@@ -481,7 +486,7 @@ async function signIn(candidate) {
   $("sign-out").hidden = false;
   $("refresh").hidden = false;
   $("sign-in-error").textContent = "";
-  await refresh();
+  await refresh(true);
 }
 
 function signOut(message = "") {
@@ -511,7 +516,7 @@ function setUp() {
     if (value) signIn(value);
   });
   $("sign-out").addEventListener("click", () => signOut());
-  $("refresh").addEventListener("click", () => refresh());
+  $("refresh").addEventListener("click", () => refresh(true));
   const saved = token();
   if (saved) signIn(saved);
   else signOut();
