@@ -52,13 +52,16 @@ clean:
 DASHBOARD_OUT := chalicelib/static/dashboard
 NPM_STAMP := web/node_modules/.package-lock.json
 
+NEED_NODE := command -v node >/dev/null && command -v npm >/dev/null || { \
+  echo "make: the dashboard (web/) needs Node.js and npm: apt-get install -y nodejs npm" >&2; exit 1; }
+
 $(NPM_STAMP): web/package.json web/package-lock.json
-	@command -v node >/dev/null && command -v npm >/dev/null || { \
-	  echo "make: the dashboard needs Node.js and npm (Debian: apt-get install -y nodejs npm)." >&2; exit 1; }
+	@$(NEED_NODE)
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
 $(DASHBOARD_OUT)/index.html: $(NPM_STAMP) web/build.mjs $(wildcard web/src/*)
+	@$(NEED_NODE)
 	cd web && npm run --silent build
 
 ## make dashboard: build the dashboard's static files (make run, test and package do it first)
