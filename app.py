@@ -1,12 +1,14 @@
 """Routes and scheduled handlers only; each is a few lines over chalicelib."""
 
-from chalice import Chalice, Cron, Rate
+from chalice import Chalice, Cron, Rate, Response
 
+from chalicelib import dashboard
 from chalicelib.alerts import alarms, delivery
 from chalicelib.alerts import rules as alert_rules
 from chalicelib.alerts import service as alerts
 from chalicelib.auth import Role
 from chalicelib.config import get_settings
+from chalicelib.errors import DomainError
 from chalicelib.feedback import service as feedback
 from chalicelib.health import ingest, slo
 from chalicelib.health import service as health
@@ -29,7 +31,7 @@ from chalicelib.schemas.metrics import MetricsBatch
 from chalicelib.schemas.phase2 import Phase2Query
 from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
 from chalicelib.schemas.reports import ReportQuery
-from chalicelib.web import Api, Call, json_response
+from chalicelib.web import Api, Call, error_response, json_response
 
 app = Chalice(app_name="post-launch-monitor")
 api = Api(app)
@@ -384,6 +386,37 @@ def daily_report(event):
 def retry_report_deliveries(event):
     """Send again the stored reports whose failed send's backoff has passed."""
     return report_delivery.retry_due()
+
+
+# ---- dashboard
+# The page and its bundle are public (static files, no data); every figure on it is fetched from the
+# routes above with the user's token (docs/dashboard.md).
+def _static(load) -> Response:
+    try:
+        found = load()
+    except DomainError as error:
+        return error_response(error)
+    headers = {"Content-Type": found.content_type, "Cache-Control": found.cache_control}
+    return Response(body=found.body, status_code=200, headers=headers | dashboard.SECURITY_HEADERS)
+
+
+@app.route("/", methods=["GET"])
+def root():
+    """A browser opening the API lands on the dashboard."""
+    location = dashboard.dashboard_location(app.current_request.context.get("path"))
+    return Response(body="", status_code=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+@app.route("/dashboard", methods=["GET"])
+def dashboard_page():
+    """The monitoring dashboard (HTML); it signs in and loads its data itself."""
+    return _static(dashboard.page)
+
+
+@app.route("/dashboard/{asset}", methods=["GET"])
+def dashboard_asset(asset: str):
+    """The dashboard's script and stylesheet, by exact name among the built files."""
+    return _static(lambda: dashboard.asset(asset))
 
 
 # Keep last: answers CORS preflight for every route declared above.

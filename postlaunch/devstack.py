@@ -743,6 +743,7 @@ class DevStack:
             "",
             "Post-Launch Monitor is running locally.",
             f"  API: {url}",
+            f"  Dashboard: {url}/dashboard (sign in with the token below)",
             f"  Local AWS: {self.aws.endpoint} (moto; CloudFormation stack {self.stack_name})",
             "  Scheduled jobs: " + ("; ".join(job.describe() for job in jobs) if jobs else "none yet"),
             *self.release_lines(),

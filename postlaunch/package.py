@@ -57,8 +57,23 @@ def inline_definitions(template: dict[str, Any], root: Path = ROOT) -> dict[str,
     return merged
 
 
+# ---- dashboard
+DASHBOARD_PAGE = Path("chalicelib") / "static" / "dashboard" / "index.html"
+
+
+def require_dashboard(project_dir: Path = ROOT) -> None:
+    """The bundle serves /dashboard from chalicelib/static/dashboard/, which web/ builds and git does
+    not hold: packaging without it would deploy a dashboard that answers 404."""
+    if not (project_dir / DASHBOARD_PAGE).is_file():
+        raise PackageError(
+            f"{DASHBOARD_PAGE.parent} is not built: run `make package` (it builds web/ first) "
+            "or `make dashboard`, which need Node.js and npm."
+        )
+
+
 def package(out: Path, stage: str = "prod", template: Path = TEMPLATE, project_dir: Path = ROOT) -> Path:
     """Write out/merge-template.json, then `chalice package` out/ (deployment.zip, sam.json)."""
+    require_dashboard(project_dir)
     merged = inline_definitions(json.loads(template.read_text()), project_dir)
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)

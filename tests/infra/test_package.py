@@ -21,6 +21,9 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory) -> Path:
+    from tests.dashboard_helpers import build_dashboard
+
+    build_dashboard()  # what `make package` builds first
     out = tmp_path_factory.mktemp("package")
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     env.pop("AWS_ENDPOINT_URL", None)
@@ -70,6 +73,16 @@ def test_bundle_holds_only_what_requirements_txt_names(packaged):
     assert not {"moto", "pytest", "postlaunch", "tests", "rich", "click", "awscli"} & top
     assert {"pynamodb", "pydantic", "jwt", "aws_lambda_powertools"} <= top
     assert "snowballstemmer" in top  # the Phase 2 plan groups titles by word stems
+
+
+@pytest.mark.slow
+def test_bundle_ships_the_built_dashboard(packaged):
+    # The page works with no internet: its script and stylesheet are in the Lambda bundle
+    import zipfile
+
+    names = set(zipfile.ZipFile(packaged / "deployment.zip").namelist())
+    built = {f"chalicelib/static/dashboard/{name}" for name in ("index.html", "app.js", "app.css")}
+    assert built <= names, sorted(n for n in names if "static" in n)
 
 
 def _alarm(resources: dict, name: str) -> tuple[dict, dict]:
