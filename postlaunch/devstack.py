@@ -233,13 +233,16 @@ def run_job(job: ScheduledJob, when: datetime | None = None) -> bool:
     started = time.monotonic()
     job.runs += 1
     try:
-        job.handler(scheduled_event(job, when), context)
+        result = job.handler(scheduled_event(job, when), context)
     except Exception as exc:  # noqa: BLE001 - a failing job must not stop the timer
         job.failures += 1
         job.last_error = f"{type(exc).__name__}: {exc}"
         log.error("scheduled job %s failed: %s\n%s", job.name, job.last_error, traceback.format_exc())
         return False
-    log.info("scheduled job %s ran in %.2f s", job.name, time.monotonic() - started)
+    # The SNS/SQS bridges poll every second and answer how many messages they handed over: an empty
+    # poll is not news (debug), or the terminal would scroll two lines a second.
+    level = logging.DEBUG if result == 0 and not isinstance(result, bool) else logging.INFO
+    log.log(level, "scheduled job %s ran in %.2f s", job.name, time.monotonic() - started)
     return True
 
 

@@ -5,7 +5,10 @@ releases uses its own target, so tests never see each other's aliases, metrics o
 from __future__ import annotations
 
 import json
+import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import semver
@@ -82,3 +85,35 @@ def table_items(stack: Any, table: str) -> int:
     """Items in a table (a full scan: the test tables are small)."""
     pages = stack.aws_client("dynamodb").get_paginator("scan")
     return sum(page["Count"] for page in pages.paginate(TableName=table, Select="COUNT"))
+
+
+@contextmanager
+def worker_settings(**env: str) -> Iterator[None]:
+    """Settings for the release worker, which runs in the test process (conftest `release_worker`):
+    set for one test, restored after."""
+    from chalicelib.config import reset_settings
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    reset_settings()
+    release_store.bind()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_settings()
+
+
+def clear_critical_alerts(reason: str = "cleared before a production rollout test") -> None:
+    """No critical alert firing: the pre-deploy check refuses production otherwise, and earlier tests
+    of the session (critical bug reports) leave some. Resolved as an operator would."""
+    from chalicelib.alerts import engine
+    from chalicelib.store import alerts as alert_store
+
+    for alert in alert_store.active_alerts():
+        if alert.get("severity") == "critical":
+            engine.resolve(alert["id"], actor="test", reason=reason)

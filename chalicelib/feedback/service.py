@@ -33,6 +33,7 @@ from chalicelib.errors import (
     UpstreamUnavailable,
     ValidationFailed,
 )
+from chalicelib.etags import etag, expected_version  # noqa: F401 - etag is part of this module's API
 from chalicelib.feedback import lifecycle
 from chalicelib.feedback.pagination import Cursor, check_cursor, decode_cursor, encode_cursor
 from chalicelib.feedback.redaction import SecondDetector, redact_fields, redact_texts
@@ -78,8 +79,6 @@ FREE_TEXT_FIELDS = (
 # Stored for the indexes and the retry job; not part of the API's view of an item.
 _INTERNAL_FIELDS = ("month", "openSeverity", "notifyPending")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-# An ETag as we send it ("3"), weak (W/"3"), or bare (3).
-_IF_MATCH = re.compile(r'(?:W/)?("?)(?P<version>[0-9]{1,18})\1')
 _MAX_ID_LENGTH = 100
 
 
@@ -91,11 +90,6 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
     view["redactions"] = view.get("redactions") or []
     view["notificationPending"] = bool(record.get("notifyPending"))
     return view
-
-
-def etag(record: dict[str, Any]) -> str:
-    """The ETag of an item: its version, quoted as RFC 9110 asks."""
-    return f'"{record["version"]}"'
 
 
 # ---------------------------------------------------------------------------------------- submit
@@ -664,21 +658,6 @@ def recent_feedback(
 # ---------------------------------------------------------------------------------------- update
 
 
-def _expected_version(if_match: str | None, body_version: int | None) -> int | None:
-    """The version the caller last read, from If-Match ("3", W/"3", 3; * means any) or the body."""
-    header: int | None = None
-    if if_match is not None and if_match.strip() != "*":
-        # ASCII digits only and a bounded length: str.isdigit() admits "²", and int() refuses
-        # more than 4,300 digits; either would otherwise escape as a 500.
-        match = _IF_MATCH.fullmatch(if_match.strip())
-        if not match:
-            raise ValidationFailed([FieldError("If-Match", 'Send the ETag you read, e.g. "3".')])
-        header = int(match["version"])
-    if header is not None and body_version is not None and header != body_version:
-        raise ValidationFailed([FieldError("version", "The body's version differs from If-Match.")])
-    return header if header is not None else body_version
-
-
 def update_feedback(
     principal: Principal,
     feedback_id: str,
@@ -694,7 +673,7 @@ def update_feedback(
     history) are redacted as the submitted text is."""
     settings = store.bind(settings)
     change = parse(FeedbackUpdate, change)
-    expected = _expected_version(if_match, change.version)
+    expected = expected_version(if_match, change.version)
     record = _load_visible(principal, feedback_id)
     if expected is not None and expected != record["version"]:
         raise Conflict(

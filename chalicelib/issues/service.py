@@ -18,6 +18,7 @@ from chalicelib.auth import Principal
 from chalicelib.config import Settings
 from chalicelib.cursors import bad_cursor, decode_token, encode_token
 from chalicelib.errors import Conflict, FieldError, NotFound, ValidationFailed
+from chalicelib.etags import etag, expected_version  # noqa: F401 - etag is part of this module's API
 from chalicelib.feedback.redaction import redact_texts
 from chalicelib.feedback.service import phi_detector
 from chalicelib.issues import lifecycle
@@ -34,7 +35,6 @@ from chalicelib.store import feedback as feedback_store
 from chalicelib.store import issues as store
 
 _ISSUE_ID = re.compile(r"BUG-[0-9]{3,9}")
-_IF_MATCH = re.compile(r'(?:W/)?("?)(?P<version>[0-9]{1,18})\1')
 _CURSOR_VERSION = 1
 # Issues a new report cannot join (fixed and wont_fix can: the fix is coming / the verdict stands).
 NOT_LINKABLE = frozenset({"released", "verified", "closed"})
@@ -42,10 +42,6 @@ NOT_LINKABLE = frozenset({"released", "verified", "closed"})
 
 def _now(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def etag(record: dict[str, Any]) -> str:
-    return f'"{record["version"]}"'
 
 
 def _fit(name: str, value: str) -> str:
@@ -299,19 +295,6 @@ def _filtered(query: IssueListQuery) -> bool:
 # ------------------------------------------------------------------------------------------ update
 
 
-def _expected_version(if_match: str | None, body_version: int | None) -> int | None:
-    """The version the caller last read, from If-Match ("3", W/"3", 3; * means any) or the body."""
-    header: int | None = None
-    if if_match is not None and if_match.strip() != "*":
-        match = _IF_MATCH.fullmatch(if_match.strip())
-        if not match:
-            raise ValidationFailed([FieldError("If-Match", 'Send the ETag you read, e.g. "3".')])
-        header = int(match["version"])
-    if header is not None and body_version is not None and header != body_version:
-        raise ValidationFailed([FieldError("version", "The body's version differs from If-Match.")])
-    return header if header is not None else body_version
-
-
 def update_issue(
     principal: Principal,
     issue_id: str,
@@ -326,7 +309,7 @@ def update_issue(
     `released` (and released -> fixed) are the releases capability's, refused here."""
     settings = store.bind(settings)
     change = parse(IssueUpdate, change)
-    expected = _expected_version(if_match, change.version)
+    expected = expected_version(if_match, change.version)
     record = _load(issue_id, settings).as_dict()
     if expected is not None and expected != record["version"]:
         raise Conflict(

@@ -6,7 +6,6 @@ its own target function and release."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,11 +13,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from chalicelib.config import reset_settings
 from chalicelib.store import releases as release_store
 from postlaunch.bugfix import cli
 from postlaunch.lambda_traffic import Traffic, TrafficThread
-from tests.release_helpers import fixed_issue, fresh_version, make_target, publish_build
+from tests.release_helpers import (
+    clear_critical_alerts,
+    fixed_issue,
+    fresh_version,
+    make_target,
+    publish_build,
+    worker_settings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -58,32 +63,11 @@ def live_alias(stack, function: str) -> tuple[str, dict[str, float]]:
     return alias["FunctionVersion"], (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
 
 
-def clear_critical_alerts() -> None:
-    """No critical alert firing (the pre-deploy check refuses production otherwise); earlier tests of
-    the session leave some. Resolved as an operator would."""
-    from chalicelib.alerts import engine
-    from chalicelib.store import alerts as alert_store
-
-    for alert in alert_store.active_alerts():
-        if alert.get("severity") == "critical":
-            engine.resolve(alert["id"], actor="test", reason="cleared before a production rollout test")
-
-
 @pytest.fixture
 def rollout(stack, release_worker) -> Iterator[None]:
     """The worker's gate minimum lowered to what a 2 s bake at 100 calls/s gives the 10 % step."""
-    saved = os.environ.get("RELEASE_GATE_MIN_INVOCATIONS")
-    os.environ["RELEASE_GATE_MIN_INVOCATIONS"] = "10"
-    reset_settings()
-    release_store.bind()
-    try:
+    with worker_settings(RELEASE_GATE_MIN_INVOCATIONS="10"):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop("RELEASE_GATE_MIN_INVOCATIONS", None)
-        else:
-            os.environ["RELEASE_GATE_MIN_INVOCATIONS"] = saved
-        reset_settings()
 
 
 def planned(stack) -> tuple[str, str, str]:
@@ -193,9 +177,10 @@ def test_abort_from_the_cli_rolls_back_a_baking_rollout(stack, rollout):
     aborted = run("abort", version, "--reason", "pharmacies report duplicate reminders")
     assert aborted.exit_code == 0 and "abort_requested" in aborted.output, aborted.output
 
-    # Then the alias is back on v1 alone within seconds, and status says why
+    # Then the alias is back on v1 alone mid-bake (well before the 30 s bake ends: no timed bound
+    # tighter than that on a shared machine; docs/releases.md has the figure), and status says why
     wait_for(lambda: live_alias(stack, function) == ("1", {}), timeout=15, every=0.1)
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 15
     ended = wait_for(lambda: (d := stack.aws_client("stepfunctions").describe_execution(executionArn=arn))[
         "status"] != "RUNNING" and d)  # fmt: skip
     assert ended["status"] == "FAILED"

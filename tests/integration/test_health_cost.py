@@ -8,6 +8,7 @@ them, but they are not open problems).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,9 @@ class AwsCalls:
     def __init__(self, monkeypatch, clients):
         self.by_operation: Counter[str] = Counter()
         self.requests = 0
+        # Only this thread's calls: the evaluation runs on it, while a session fixture (the release
+        # worker polling its queue) may send requests from another thread meanwhile.
+        self._thread = threading.get_ident()
         for client in clients:
             client.meta.events.register(
                 "before-call.*.*", self._on_call, unique_id=f"health-cost-{id(client.meta.events)}"
@@ -34,12 +38,14 @@ class AwsCalls:
         original = botocore.endpoint.Endpoint.make_request
 
         def counting(endpoint, *args, **kwargs):
-            self.requests += 1
+            self.requests += threading.get_ident() == self._thread
             return original(endpoint, *args, **kwargs)
 
         monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", counting)
 
     def _on_call(self, model, **_):
+        if threading.get_ident() != self._thread:
+            return
         self.by_operation[f"{model.service_model.service_name}:{model.name}"] += 1
 
     def reset(self) -> None:

@@ -19,12 +19,18 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config import reset_settings
 from chalicelib.releases import service as releases
 from chalicelib.store import issues as issue_store
 from chalicelib.store import releases as release_store
 from postlaunch.lambda_traffic import Traffic, TrafficThread
-from tests.release_helpers import fixed_issue, fresh_version, make_target, publish_build
+from tests.release_helpers import (
+    clear_critical_alerts,
+    fixed_issue,
+    fresh_version,
+    make_target,
+    publish_build,
+    worker_settings,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -82,26 +88,8 @@ def traffic(stack, function: str, alias: str) -> TrafficThread:
 @pytest.fixture
 def gate_settings(stack, release_worker):
     """The worker runs in this process: a minimum of invocations a short bake reaches."""
-    saved = os.environ.get("RELEASE_GATE_MIN_INVOCATIONS")
-    os.environ["RELEASE_GATE_MIN_INVOCATIONS"] = "10"
-    reset_settings()
-    yield
-    if saved is None:
-        os.environ.pop("RELEASE_GATE_MIN_INVOCATIONS", None)
-    else:
-        os.environ["RELEASE_GATE_MIN_INVOCATIONS"] = saved
-    reset_settings()
-
-
-def no_critical_alert_firing() -> None:
-    """The pre-deploy check refuses production while a critical alert fires; earlier tests of the
-    session (critical bug reports) can leave some. Resolved as an operator would."""
-    from chalicelib.alerts import engine
-    from chalicelib.store import alerts as alert_store
-
-    for alert in alert_store.active_alerts():
-        if alert.get("severity") == "critical":
-            engine.resolve(alert["id"], actor="test", reason="cleared before the AWS CLI rollout test")
+    with worker_settings(RELEASE_GATE_MIN_INVOCATIONS="10"):
+        yield
 
 
 def test_an_engineer_rolls_a_release_out_with_the_aws_cli(stack, gate_settings):
@@ -147,7 +135,7 @@ def test_an_engineer_rolls_a_release_out_with_the_aws_cli(stack, gate_settings):
     assert release_store.get_release(version)["status"] == "staging_verified"
 
     # When production is started in two steps of 50 and 100 %, with traffic on the live alias
-    no_critical_alert_firing()
+    clear_critical_alerts("cleared before the AWS CLI rollout test")
     assert alias_state(stack, function, "live") == ("1", {})
     with traffic(stack, function, "live"):
         started = aws(

@@ -223,3 +223,18 @@ def test_a_queued_sns_notification_becomes_the_event_lambda_would_get():
     event = SNSEvent(sns_event(envelope, "arn:sub"), context=None)
     assert (event.message, event.subject) == ('{"type": "alerts.group"}', "[FIRING:1] R (critical)")
     assert event.message_attributes == {"rule": {"Type": "String", "Value": "R"}}
+
+
+def test_an_empty_bridge_poll_is_logged_at_debug_and_real_work_at_info(caplog):
+    """Given the per-second SNS/SQS bridge jobs, when a poll hands nothing over, then the terminal
+    is not told (debug); a job that did something is (info)."""
+    import logging
+
+    from postlaunch.devstack import ScheduledJob, run_job
+
+    idle = ScheduledJob("sqs_to_lambda", "x", "poll", lambda _e, _c: 0, period=1.0)
+    busy = ScheduledJob("evaluate_alerts", "x", "rate(1 minute)", lambda _e, _c: {"fired": 1}, period=60.0)
+    with caplog.at_level(logging.DEBUG, logger="plm.devstack"):
+        assert run_job(idle) and run_job(busy)
+    levels = {r.getMessage().split()[2]: r.levelno for r in caplog.records if "ran in" in r.getMessage()}
+    assert levels == {"sqs_to_lambda": logging.DEBUG, "evaluate_alerts": logging.INFO}

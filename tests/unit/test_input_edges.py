@@ -15,7 +15,7 @@ from pydantic_core import PydanticCustomError
 from chalicelib.auth import Role, mint_dev_token
 from chalicelib.config import get_settings
 from chalicelib.errors import ValidationFailed
-from chalicelib.feedback.service import _expected_version
+from chalicelib.etags import expected_version as _expected_version
 from chalicelib.schemas.instants import EARLIEST, LATEST, parse_instant
 from chalicelib.web import Api, parse_body
 
