@@ -1,5 +1,5 @@
 """GET /api/monitoring/report against the moto stack: every figure checked against data this test
-stored. The data sits in 2017, a year no other test writes to (each test its own month), so the
+stored. The data sits in 2009, a year no other test writes to (each test its own month), so the
 module-wide sections (health, alerts, releases, the ratings rollup) see only it; feedback is also
 narrowed to the test's own workspace."""
 
@@ -23,12 +23,12 @@ from chalicelib.store import releases as release_store
 from tests.payloads import SEED_FEEDBACK
 from tests.release_helpers import fresh_version
 
-MARCH = {"start": "2017-03-01", "end": "2017-03-31"}
+MARCH = {"start": "2009-03-01", "end": "2009-03-31"}
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
 
 def at(day: int, hour: int = 0, minute: int = 0, month: int = 3) -> datetime:
-    return datetime(2017, month, day, hour, minute, tzinfo=UTC)
+    return datetime(2009, month, day, hour, minute, tzinfo=UTC)
 
 
 def stamp(moment: datetime) -> str:
@@ -95,7 +95,7 @@ def rolled_back_release(created: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def march(stack) -> dict:
-    """March 2017: feedback in one workspace, three health evaluations, three alerts, one release."""
+    """March 2009: feedback in one workspace, three health evaluations, three alerts, one release."""
     workspace = f"ws-report-{uuid.uuid4().hex[:8]}"
     items = [
         submit(workspace, at(2, 9), satisfactionRating=5),
@@ -121,15 +121,15 @@ def march(stack) -> dict:
 
 
 def test_report_figures_are_the_data_of_the_period(stack, march):
-    # When an engineer asks for March 2017's report, feedback narrowed to the test's workspace
+    # When an engineer asks for March 2009's report, feedback narrowed to the test's workspace
     response = stack.client("engineer").get(
         "/api/monitoring/report", params=MARCH | {"workspaceId": march["workspace"]}
     )
 
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["period"]["start"] == "2017-03-01T00:00:00Z"
-    assert report["period"]["end"] == "2017-03-31T23:59:59Z"
+    assert report["period"]["start"] == "2009-03-01T00:00:00Z"
+    assert report["period"]["end"] == "2009-03-31T23:59:59Z"
 
     # Then feedback is the feedback summary of those four items, in its own shape
     fb = report["feedback"]
@@ -144,13 +144,13 @@ def test_report_figures_are_the_data_of_the_period(stack, march):
         "score": 50,
         "band": "critical",
         "sufficientData": True,
-        "at": "2017-03-10T00:10:00Z",
+        "at": "2009-03-10T00:10:00Z",
         "ageSeconds": None,
     }
     period = health["period"]
     assert (period["lowest"], period["lowestAt"], period["mean"], period["points"]) == (
         50,
-        "2017-03-10T00:10:00Z",
+        "2009-03-10T00:10:00Z",
         70.0,
         3,
     )
@@ -173,7 +173,7 @@ def test_report_figures_are_the_data_of_the_period(stack, march):
     (release,) = report["releases"]["items"]
     assert release["version"] == march["version"] and release["outcome"] == "rolled_back"
     assert [(r["reason"], r["at"], r["environment"]) for r in release["rollbacks"]] == [
-        ("gate failed: error rate 3.2 % above 1 %", "2017-03-20T10:09:00.000000Z", "production")
+        ("gate failed: error rate 3.2 % above 1 %", "2009-03-20T10:09:00.000000Z", "production")
     ]
     assert [(s["environment"], s["percent"], s["seconds"]) for s in release["stepDurations"]] == [
         ("production", 10, 300),
@@ -184,7 +184,7 @@ def test_report_figures_are_the_data_of_the_period(stack, march):
     summary = report["summary"]
     assert summary["status"] == "critical"
     issue = summary["criticalIssues"][0]
-    assert issue["figures"] == {"score": 50, "band": "critical", "at": "2017-03-10T00:10:00Z"}
+    assert issue["figures"] == {"score": 50, "band": "critical", "at": "2009-03-10T00:10:00Z"}
     assert "below 60" in issue["reason"]
     texts = [h["text"] for h in summary["highlights"]]
     assert any(t.startswith(f"Release {march['version']} rolled back in production") for t in texts)
@@ -252,10 +252,10 @@ def test_the_answer_is_the_documented_shape(stack, march):
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        ({"start": "2017-01-01", "end": "2017-06-30"}, "start"),  # 181 days: over the 92-day cap
-        ({"start": "2017-03-31", "end": "2017-03-01"}, "start"),  # empty
+        ({"start": "2009-01-01", "end": "2009-06-30"}, "start"),  # 181 days: over the 92-day cap
+        ({"start": "2009-03-31", "end": "2009-03-01"}, "start"),  # empty
         ({"start": "yesterday"}, "start"),
-        ({"end": "2017-13-01"}, "end"),
+        ({"end": "2009-13-01"}, "end"),
         ({"limit": "5"}, "limit"),  # unknown
     ],
 )
@@ -272,7 +272,7 @@ def test_staff_may_not_read_the_report(stack):
 
 # ---------------------------------------------------------------- CloudWatch series as success metrics
 
-MAY = datetime(2017, 5, 1, tzinfo=UTC)
+MAY = datetime(2009, 5, 1, tzinfo=UTC)
 
 
 def put_engagement(cw, settings, values: dict[str, float], moment: datetime) -> None:
@@ -299,7 +299,7 @@ def put_api(cw, settings, moment: datetime, count: float, errors: float) -> None
 def test_cloudwatch_series_are_read_back_as_success_metrics(stack):
     from chalicelib.reports.report import build_report
 
-    # Given May 2017's Patient Engagement counts and gauges, on two days, and an API of its own
+    # Given May 2009's Patient Engagement counts and gauges, on two days, and an API of its own
     settings = stack.settings().model_copy(
         update={
             "health_api_name": f"api-report-{uuid.uuid4().hex[:8]}",
@@ -341,8 +341,8 @@ def test_cloudwatch_series_are_read_back_as_success_metrics(stack):
     put_api(cw, settings, MAY + timedelta(days=4, hours=12), 10_000, 5)
     put_api(cw, settings, MAY + timedelta(days=20, hours=12), 10_000, 15)
 
-    # When the report of May 2017 is built (30 days: the 1st to the 30th)
-    report = build_report("2017-05-01", "2017-05-30", settings=settings)
+    # When the report of May 2009 is built (30 days: the 1st to the 30th)
+    report = build_report("2009-05-01", "2009-05-30", settings=settings)
 
     # Then each metric is the arithmetic of those series, with one GetMetricData call for them all
     assert report["reads"]["cloudwatchCalls"] == 1
@@ -386,7 +386,7 @@ def test_a_report_makes_the_reads_it_states(stack, march, monkeypatch):
     cw = stack.aws_client("cloudwatch")
     calls = AwsCalls(monkeypatch, [*model_clients(), cw])
 
-    # When March 2017's report is built
+    # When March 2009's report is built
     report = build_report(MARCH["start"], MARCH["end"], settings=settings, cloudwatch=cw)
 
     # Then it queried, never scanned: one page of health points, the feedback summary's queries, the
@@ -401,14 +401,14 @@ def test_a_report_makes_the_reads_it_states(stack, march, monkeypatch):
 def test_past_its_ceilings_a_report_reads_the_newest_and_says_so(stack, march):
     from chalicelib.reports.report import build_report
 
-    # Given ceilings below what March 2017 holds: 2 of its 3 health points, 2 of its 3 alerts
+    # Given ceilings below what March 2009 holds: 2 of its 3 health points, 2 of its 3 alerts
     settings = stack.settings().model_copy(update={"report_health_max_points": 2, "report_alerts_max": 2})
 
     report = build_report(MARCH["start"], MARCH["end"], settings=settings)
 
     # Then health covers the newest two evaluations, from the first of them
     period = report["health"]["period"]
-    assert (period["points"], period["truncated"], period["coveredFrom"]) == (2, True, "2017-03-10T00:05:00Z")
+    assert (period["points"], period["truncated"], period["coveredFrom"]) == (2, True, "2009-03-10T00:05:00Z")
     assert (period["lowest"], period["mean"]) == (50, 60.0)
     assert period["timeInBand"]["healthy"] == 0 and period["timeInBand"]["warning"] == 300
     # And the alerts read stop at the ceiling, flagged
