@@ -807,10 +807,13 @@ def abandon(message: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     if not isinstance(version, str):
         return {}
     record = store.get_release(version)
-    if record is None or environment not in ENVIRONMENTS:
-        return {}
     error = message.get("error") or {}
     cause = error.get("Cause")
+    if record is None:
+        # Nothing to record on; say why (prepare's refusal, whose cause moto drops) all the same.
+        return {"cause": cause or f"release: there is no release {version}"[:REASON_MAX]}
+    if environment not in ENVIRONMENTS:
+        return {"cause": cause} if cause else {}
     prepared = _entry(record, _key(message, "prepare"))
     refused = _entry(record, _key(message, "refused"))
     if not cause:

@@ -10,6 +10,7 @@ and release, so tests sharing the session's moto never see each other's metrics 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.errors import NotFound
 from chalicelib.releases import operator
 from chalicelib.releases import service as releases
 from chalicelib.store import issues as issue_store
@@ -487,3 +489,23 @@ def test_promote_full_mid_bake_skips_the_remaining_steps_then_rollback_returns_t
     issue = issue_store.get_issue(issues[0])
     assert (issue.status, issue.active_release) == ("fixed", None)
     assert_rolled_back_alert(version, "critical")
+
+
+def test_an_unknown_release_is_refused_and_nothing_is_written(stack, rollout):
+    # Given a version no release has
+    unknown = helpers.fresh_version()
+    # When an operator deploys it, it is refused before any execution starts
+    with pytest.raises(NotFound):
+        operator.start(unknown, "staging", actor="alice")
+    # And when it is started straight through Step Functions (as from the AWS CLI)
+    sfn = stack.aws_client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=stack.env["RELEASE_STATE_MACHINE_ARN"],
+        name=f"unknown-{uuid.uuid4().hex[:12]}",
+        input=json.dumps({"release": unknown, "environment": "staging"}),
+    )["executionArn"]
+    ended = wait_end(stack, arn)
+    # Then the execution fails naming the release, and no release record appeared
+    assert (ended["status"], ended["error"]) == ("FAILED", "InvalidInput"), ended
+    assert ended["cause"] == f"release: there is no release {unknown}"
+    assert release_store.get_release(unknown) is None
