@@ -31,6 +31,11 @@ def list_alerts(query: AlertListQuery | dict[str, Any], settings: Settings | Non
     return {**page, "items": [public_view(alert) for alert in page["items"]]}
 
 
+def critical_firing(settings: Settings | None = None) -> bool:
+    """Whether any critical alert is firing (the CLI's exit code follows it)."""
+    return store.any_firing("critical", settings=settings)
+
+
 def get_alert(alert_id: str, settings: Settings | None = None) -> dict[str, Any]:
     bind_models(settings)
     found = store.get(alert_id)

@@ -332,6 +332,24 @@ def _update_only(alert_id: str, expected_version: int, actions: list) -> dict[st
     return to_record(fresh)
 
 
+def any_firing(severity: str, settings: Settings | None = None) -> bool:
+    """Whether an alert of this severity is firing, whatever fired after it: the firing partition is
+    read in pages of alert_active_max items (filtered server-side) until one matches. (A page of
+    list_alerts reads only `limit` items, so newer alerts of another severity would hide it.)"""
+    settings = bind_models(settings)
+    cap = settings.alert_active_max
+    try:
+        items = AlertItem.by_state.query(
+            "firing",
+            filter_condition=AlertItem.severity == severity,
+            limit=1,
+            page_size=min(cap, 1000),
+        )
+        return next(iter(items), None) is not None
+    except PynamoDBException as exc:
+        raise table_error(exc, "read the firing alerts") from exc
+
+
 def active_alerts(settings: Settings | None = None) -> Capped:
     """Alerts firing or acknowledged, oldest first, at most alert_active_max per state (`truncated`
     when a state held more). Two Query calls on partitions that hold only active alerts."""

@@ -86,8 +86,7 @@ def alerts_table(items: list[dict[str, Any]], title: str) -> Table:
 def _critical_firing(settings: Any) -> bool:
     from chalicelib.alerts import service
 
-    page = service.list_alerts({"state": "firing", "severity": "critical", "limit": 1}, settings=settings)
-    return bool(page["items"])
+    return service.critical_firing(settings=settings)
 
 
 @click.group("alerts", invoke_without_command=True)

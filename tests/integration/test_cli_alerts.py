@@ -72,6 +72,32 @@ def test_alerts_json_lists_and_exit_code_follows_critical_firing(stack, rule):
     assert run("alerts", "--rule", rule, "--json").exit_code == 0
 
 
+def test_exit_code_sees_a_critical_alert_behind_newer_ones_of_other_severities(stack, rule):
+    # Given a critical alert firing and, newer than it, more warnings than one page of the firing state
+    # (in CI another test had left an alert with a later firstSeen, and the check read one item)
+    resolve_all_critical(stack)
+    critical = fire(stack, rule, "critical", route="/older")
+    later = datetime.now(UTC) + timedelta(days=3650)
+    newer = [
+        engine.fire(
+            Condition(rule=rule, severity="warning", summary="newer", labels={"n": str(n)}),
+            now=later + timedelta(minutes=n),
+            settings=stack.settings(),
+        )[0]
+        for n in range(3)
+    ]
+
+    # Then the exit code still follows the critical one
+    assert run("alerts", "--rule", rule, "--severity", "warning", "--json").exit_code == 1
+    assert json.loads(run("alerts", "--rule", rule, "--json").output)["criticalFiring"] is True
+
+    # And back to 0 once it is resolved (the future-dated warnings go too, so no later test sees them)
+    api = stack.client("engineer")
+    for alert in [critical, *newer]:
+        assert api.post(f"{ALERTS}/{alert['id']}/resolve", json={"reason": "test cleanup"}).status_code == 200
+    assert run("alerts", "--rule", rule, "--json").exit_code == 0
+
+
 def test_alerts_table_for_humans(stack, rule):
     fire(stack, rule, "error", route="/api/monitoring/feedback")
 
