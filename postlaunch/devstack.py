@@ -666,6 +666,11 @@ class DevStack:
         # The app env as chalice local sees it: ours first, then .chalice/config.json's local stage on
         # top (chalice applies its config over the inherited environment).
         self.env = {**self.aws.app_env(provisioned), **chalice_stage_env("local")}
+        if self.demo:
+            from postlaunch.demo import DEMO_REPORT_INPUTS
+
+            # The report's assumed inputs (baseline, ROI), each only where nothing else sets it.
+            self.env.update({k: v for k, v in DEMO_REPORT_INPUTS.items() if k not in os.environ | self.env})
         os.environ.update(self.env)
         from chalicelib.config import reset_settings
 

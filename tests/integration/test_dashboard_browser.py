@@ -22,6 +22,7 @@ import pytest
 from chalicelib.alerts import engine
 from chalicelib.alerts.model import Condition
 from tests.dashboard_helpers import build_dashboard
+from tests.integration.test_health_api import health_env  # noqa: F401 - a fixture used below
 from tests.release_helpers import fixed_issue, fresh_version, make_target, publish_build
 
 pytestmark = pytest.mark.slow
@@ -133,8 +134,10 @@ def all_pages(api, path: str, **params) -> list[dict]:
 
 
 @pytest.fixture
-def loaded(stack, workspace) -> dict:
-    """Data for every panel, loaded through the API and the services as production would write it."""
+def loaded(stack, workspace, health_env) -> dict:  # noqa: F811 - health_env is the imported fixture
+    """Data for every panel, loaded through the API and the services as production would write it.
+    The metrics go under an API name and namespace of this test's own (health_env), so later tests of
+    the session that expect no API traffic in the last 30 days still see none."""
     from app import evaluate_health
     from postlaunch.devstack import LambdaContext
     from tests.integration.test_health_api import put_scenario, scheduled_event
@@ -155,7 +158,7 @@ def loaded(stack, workspace) -> dict:
         assert created.status_code == 201, created.text
     # a health evaluation, as the scheduled Lambda runs it, over metrics put in CloudWatch
     now = datetime.now(UTC)
-    put_scenario(stack.aws_client("cloudwatch"), stack.settings(), now)
+    put_scenario(stack.aws_client("cloudwatch"), health_env, now)
     health = evaluate_health(scheduled_event(now), LambdaContext("post-launch-monitor-evaluate_health"))
     # a critical alert of a rule of its own
     rule = f"DashboardTest{workspace[3:]}"
@@ -223,22 +226,21 @@ def test_sign_in_fills_every_panel_from_the_api_and_draws_the_charts(stack, brow
         assert text(page, "#release-status") == "planned"
         assert text(page, "#release-traffic") == "0 %"
 
-        # and Success Metrics the report's metrics, or plainly "no data" while the API has no report
+        # and Success Metrics the report's metrics, each on its row: "no data" and the reason when its
+        # value is null, else its value and source
         report = engineer.get("/api/monitoring/report")
-        if report.status_code in (403, 404) and "error" not in report.json():  # no such route yet
-            assert text(page, "#kpis-note").startswith("No data")
-            assert page.get_attribute("#panel-kpis", "data-state") == "empty"
-        else:
-            assert report.status_code == 200, report.text
-            rows = page.locator("#kpis-table tbody tr")
-            assert rows.count() == len(report.json()["successMetrics"])
-            # each metric on its row: "no data" and the reason when its value is null, else its value
-            for metric in report.json()["successMetrics"]:
-                row = text(page, f"#kpis-table tr[data-metric='{metric['name']}']")
-                if metric["value"] is None:
-                    assert "no data" in row and metric["reason"] in row, row
-                else:
-                    assert metric["source"] in row, row
+        assert report.status_code == 200, report.text
+        rows = page.locator("#kpis-table tbody tr")
+        assert rows.count() == len(report.json()["successMetrics"])
+        for metric in report.json()["successMetrics"]:
+            row = text(page, f"#kpis-table tr[data-metric='{metric['name']}']")
+            if metric["value"] is None:
+                assert "no data" in row and metric["reason"] in row, row
+            else:
+                assert metric["source"] in row, row
+        # and the ROI plainly without data, naming the settings it waits for (none set in this stack)
+        roi = text(page, "#kpis-roi")
+        assert roi.startswith("ROI: no data") and "REPORT_ROI_HOURLY_RATE" in roi, roi
 
         # and every chart drew, no panel failed, and the page broke no CSP rule
         for canvas in CANVASES:
@@ -301,6 +303,12 @@ def test_with_demo_data_loaded_the_dashboard_is_populated(browser, tmp_path):
         for panel in ("health", "feedback"):
             assert page.get_attribute(f"#panel-{panel}", "data-state") == "ok", panel
         assert page.get_attribute("#panel-alerts", "data-state") in ("ok", "empty")
+        # and Success Metrics & KPIs has figures: the engagement change against the demo's assumed
+        # baseline, and the ROI over the demo's assumed inputs
+        page.wait_for_selector("#kpis-table tr[data-metric='patientEngagementChange']")
+        engagement = text(page, "#kpis-table tr[data-metric='patientEngagementChange']")
+        assert "no data" not in engagement and re.search(r"-?\d", engagement), engagement
+        assert re.search(r"annual ROI -?[\d.]+ %", text(page, "#kpis-roi")), text(page, "#kpis-roi")
         for canvas in ("chart-health", "chart-feedback", "chart-alerts"):
             assert drawn_pixels(page, canvas) > 500, canvas
         states = page.eval_on_selector_all("section.panel", "els => els.map(e => [e.id, e.dataset.state])")

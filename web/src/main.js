@@ -335,6 +335,20 @@ async function loadKpis(force) {
     metrics.length ? `Overall status${period}: ${status || "unknown"}.` : "No data: the report holds no success metrics.",
     metrics.length ? "" : "warn",
   );
+  const roi = report?.roi;
+  if (roi && roi.annualROI !== null && roi.annualROI !== undefined) {
+    const money = (v) => (v === null || v === undefined ? "–" : `${formatValue(v)} ${roi.currency || ""}`.trim());
+    const total = roi.totalROI === null || roi.totalROI === undefined ? "no data" : `${formatValue(roi.totalROI)} %`;
+    note(
+      "kpis-roi",
+      `ROI: monthly savings ${money(roi.monthlySavings)}, annual ROI ${formatValue(roi.annualROI)} %, total ROI ${total}.`,
+    );
+  } else if (roi) {
+    const unset = Array.isArray(roi.unsetSettings) ? roi.unsetSettings.join(", ") : "";
+    note("kpis-roi", `ROI: no data${unset ? ` until these are set: ${unset}` : ""}.`, "warn");
+  } else {
+    note("kpis-roi", "");
+  }
   panelState("panel-kpis", metrics.length ? "ok" : "empty");
 }
 
