@@ -370,6 +370,36 @@ def _serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action
 
 
+# Services whose model instances moto does not keep for /moto-api/data.json: the stores of volume.
+UNTRACKED_MODEL_SERVICES = frozenset({"dynamodb", "cloudwatch", "logs"})
+
+
+def _untrack_bulk_models() -> None:
+    """Stop moto keeping a reference to every DynamoDB item, metric datum and log event it ever made.
+
+    moto's BaseModel appends each new instance to a per-class list that only /moto-api/data.json
+    reads. Nothing ever removes one, so an item overwritten a thousand times stays in memory a
+    thousand times, and data.json serialises them all: after a whole test session the process held
+    11 GB and data.json took over 10 s to list a few emails. Instances of the services named in
+    UNTRACKED_MODEL_SERVICES are no longer tracked (they stay readable through their own APIs);
+    the others (SES messages, Lambda functions, state machines, queues) are, as before.
+    Patched once per process.
+    """
+    from moto.core.common_models import BaseModel
+
+    if getattr(BaseModel.__new__, "_plm_patched", False):
+        return
+
+    def __new__(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        instance = object.__new__(cls)
+        if cls.__module__.split(".")[1] not in UNTRACKED_MODEL_SERVICES:
+            cls.instances_tracked.append(instance)
+        return instance
+
+    __new__._plm_patched = True  # type: ignore[attr-defined]
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign,assignment]
+
+
 # ---- reports: delivery
 _LISTING = threading.local()
 
@@ -428,6 +458,7 @@ class LocalAws:
             os.environ.setdefault(key, value)
         _serialize_dynamodb()
         _model_data_without_docker()
+        _untrack_bulk_models()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs an ERROR for every Choice probe of an absent field (IsPresent), which the
