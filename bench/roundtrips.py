@@ -261,28 +261,53 @@ def _feedback(s: Scenario) -> None:
     body.pop("satisfactionRating")
     s.route(post, "no rating, no key", "POST", FEEDBACK, "staff", expect=201, workspace=ws, body=body)
     created = s.route(
-        post, "rated, Idempotency-Key", "POST", FEEDBACK, "staff", expect=201, workspace=ws,
-        body=feedback_body(2), headers={"Idempotency-Key": uuid.uuid4().hex},
-    )  # fmt: skip
+        post,
+        "rated, Idempotency-Key",
+        "POST",
+        FEEDBACK,
+        "staff",
+        expect=201,
+        workspace=ws,
+        body=feedback_body(2),
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
     s.route(
-        post, "critical (alert published)", "POST", FEEDBACK, "staff", expect=201, workspace=ws,
+        post,
+        "critical (alert published)",
+        "POST",
+        FEEDBACK,
+        "staff",
+        expect=201,
+        workspace=ws,
         body=feedback_body(3, severity="critical"),
-    )  # fmt: skip
+    )
     get = f"GET {FEEDBACK}"
     s.route(get, "staff, own workspace, 25", "GET", FEEDBACK, "staff", workspace=ws, params={"limit": 25})
     s.route(get, "engineer, every workspace, 25", "GET", FEEDBACK, "engineer", params={"limit": 25})
     sparse = {"category": "bug_report", "featureArea": "analytics", "limit": 10}
     s.route(get, "engineer, sparse filter over the horizon", "GET", FEEDBACK, "engineer", params=sparse)
     s.route(
-        f"GET {FEEDBACK}/summary", "staff, 30 days", "GET", FEEDBACK + "/summary", "staff", workspace=ws,
-        params={"startDate": (now - timedelta(days=29)).date().isoformat(), "endDate": now.date().isoformat()},
-    )  # fmt: skip
+        f"GET {FEEDBACK}/summary",
+        "staff, 30 days",
+        "GET",
+        FEEDBACK + "/summary",
+        "staff",
+        workspace=ws,
+        params={
+            "startDate": (now - timedelta(days=29)).date().isoformat(),
+            "endDate": now.date().isoformat(),
+        },
+    )
     item = f"{FEEDBACK}/{created['id']}"
     s.route(f"GET {FEEDBACK}/{{feedback_id}}", "one item", "GET", item, "staff", workspace=ws)
     s.route(
-        f"PATCH {FEEDBACK}/{{feedback_id}}", "triage", "PATCH", item, "engineer",
+        f"PATCH {FEEDBACK}/{{feedback_id}}",
+        "triage",
+        "PATCH",
+        item,
+        "engineer",
         body={"status": "acknowledged", "assignee": "rt-engineer"},
-    )  # fmt: skip
+    )
     s.handler("retry_feedback_notifications", "nothing pending", s.cron())
 
 
@@ -297,9 +322,14 @@ def _health(s: Scenario) -> None:
     s.route(f"GET {health}/slo", "30 days", "GET", health + "/slo", "engineer")
     batch = {"metrics": [{"name": "RemindersSent", "value": 40, "timestamp": _iso(utcnow())}]}
     s.route(
-        "POST /api/monitoring/metrics", "one metric", "POST", "/api/monitoring/metrics", "ingest",
-        body=batch, headers={"Idempotency-Key": uuid.uuid4().hex},
-    )  # fmt: skip
+        "POST /api/monitoring/metrics",
+        "one metric",
+        "POST",
+        "/api/monitoring/metrics",
+        "ingest",
+        body=batch,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
 
 
 def _alerts(s: Scenario) -> None:
@@ -319,21 +349,33 @@ def _alerts(s: Scenario) -> None:
     s.route(f"GET {alerts}", "active, 25", "GET", alerts, "engineer")
     s.route(f"GET {alerts}/{{alert_id}}", "one alert", "GET", f"{alerts}/{first['id']}", "engineer")
     s.route(
-        f"POST {alerts}/{{alert_id}}/acknowledge", "firing", "POST", f"{alerts}/{first['id']}/acknowledge",
+        f"POST {alerts}/{{alert_id}}/acknowledge",
+        "firing",
+        "POST",
+        f"{alerts}/{first['id']}/acknowledge",
         "engineer",
-    )  # fmt: skip
+    )
     s.route(
-        f"POST {alerts}/{{alert_id}}/resolve", "by hand", "POST", f"{alerts}/{second['id']}/resolve", "engineer",
+        f"POST {alerts}/{{alert_id}}/resolve",
+        "by hand",
+        "POST",
+        f"{alerts}/{second['id']}/resolve",
+        "engineer",
         body={"reason": "round-trip bench"},
-    )  # fmt: skip
+    )
     silence = s.route(
-        f"POST {silences}", "one matcher", "POST", silences, "engineer", expect=201,
+        f"POST {silences}",
+        "one matcher",
+        "POST",
+        silences,
+        "engineer",
+        expect=201,
         body={
             "matchers": [{"name": "rule", "value": rule}],
             "comment": "round-trip bench",
             "endsAt": _iso(datetime.now(UTC) + timedelta(hours=1)),
         },
-    )  # fmt: skip
+    )
     s.route(f"GET {silences}", "in force", "GET", silences, "engineer")
     s.route(
         f"DELETE {silences}/{{silence_id}}", "expire", "DELETE", f"{silences}/{silence['id']}", "engineer"
@@ -371,20 +413,33 @@ def _issues_and_releases(s: Scenario) -> None:
     ws = s.workspace
     fb = s.http("POST", FEEDBACK, "staff", workspace=ws, body=feedback_body(7, severity="high"))[1]
     issue = s.route(
-        f"POST {issues}", "with one feedback item", "POST", issues, "engineer", expect=201,
+        f"POST {issues}",
+        "with one feedback item",
+        "POST",
+        issues,
+        "engineer",
+        expect=201,
         body={"title": "Reminder sent twice", "severity": "high", "feedbackIds": [fb["id"]]},
-    )  # fmt: skip
+    )
     s.route(f"GET {issues}", "open, 25", "GET", issues, "engineer")
     s.route(f"GET {issues}/{{issue_id}}", "one issue", "GET", f"{issues}/{issue['id']}", "engineer")
     s.route(
-        f"PATCH {issues}/{{issue_id}}", "status", "PATCH", f"{issues}/{issue['id']}", "engineer",
+        f"PATCH {issues}/{{issue_id}}",
+        "status",
+        "PATCH",
+        f"{issues}/{issue['id']}",
+        "engineer",
         body={"status": "triaged"},
-    )  # fmt: skip
+    )
     fb2 = s.http("POST", FEEDBACK, "staff", workspace=ws, body=feedback_body(8, severity="high"))[1]
     s.route(
-        f"POST {FEEDBACK}/{{feedback_id}}/issue", "new issue", "POST", f"{FEEDBACK}/{fb2['id']}/issue",
-        "engineer", expect=201,
-    )  # fmt: skip
+        f"POST {FEEDBACK}/{{feedback_id}}/issue",
+        "new issue",
+        "POST",
+        f"{FEEDBACK}/{fb2['id']}/issue",
+        "engineer",
+        expect=201,
+    )
     _releases(s)
 
 
