@@ -1,21 +1,26 @@
 """Counting AWS round trips and DynamoDB items read, for the suite and for the benches (bench.common
 re-exports it: there is one counter).
 
-`RoundTrips` is a context manager that sees every request botocore sends while it is open, from any
-client in the process (boto3's, PynamoDB's, clients created before it opened), on any thread. It
-wraps `botocore.endpoint.Endpoint.make_request`, the one place every client's operation passes
-through after its `before-call` event and before `before-send`; a call retried by botocore counts once.
+`RoundTrips` is a context manager that sees every AWS operation botocore performs while it is open,
+from any client in the process (boto3's, PynamoDB's, clients created before it opened), on any
+thread. It wraps `botocore.client.BaseClient._make_api_call`, which every client operation passes
+through (it emits `before-call`, then the endpoint sends the request and botocore's retries happen
+beneath it, so a retried call counts once).
 
-For each call it records the service and operation (`dynamodb:Query`), when it started and ended,
-the thread, and the items it read:
+For each call it records the service and operation (`dynamodb:Query`), when it was made and when
+it returned, the thread, and the items it read:
 - Query/Scan: `ScannedCount` (the items DynamoDB evaluated before filters, what the call is billed for);
 - GetItem: 1 when an item came back; BatchGetItem and TransactGetItems: the items in `Responses`;
-- anything else: 0.
+- anything else (writes, other services, errors): 0.
 
-Sequential round trips (`sequential`) are the longest chain of calls each of which started after the
-previous one ended (interval scheduling by earliest end). Calls that overlap in time, such as those
-a thread pool makes side by side, are counted once; calls on one thread are always a chain. It is a
-measured figure: a pool smaller than its work shows as the extra steps it really takes.
+Sequential round trips (`sequential`), counted by thread-parallel groups: calls whose times overlap,
+directly or through other calls in flight meanwhile, form one group; a group costs as many round
+trips as the most calls any one thread made in it (a thread's own calls are always one after
+another). So a request that makes three calls in turn costs 3, one that puts 13 Queries in flight on
+13 threads at once costs 1 for them, and a pool of 4 threads working through 13 Queries costs 4.
+Grouping by overlap rather than by strict pairwise overlap keeps the figure independent of thread
+scheduling: in one Python process the first thread's call may return before the last thread has sent
+its own, while the others are still in flight.
 
 Nothing here imports chalicelib, so any test (unit or integration) can use it.
 """
@@ -28,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.endpoint
+import botocore.client
 
 _LOCK = threading.Lock()
 _ACTIVE: list[RoundTrips] = []
@@ -64,36 +69,57 @@ def items_read(operation: str, parsed: dict[str, Any]) -> int:
     return 0
 
 
-def _counting(endpoint, operation_model, request_dict):  # type: ignore[no-untyped-def]
+_THREADS = threading.local()
+_SERIALS = iter(range(1, 1 << 62))
+
+
+def _thread_serial() -> int:
+    """A number for the calling thread never given to another (thread idents are reused)."""
+    serial = getattr(_THREADS, "serial", None)
+    if serial is None:
+        serial = _THREADS.serial = next(_SERIALS)
+    return serial
+
+
+def _counting(client, operation_name, api_params):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
-    response = None
+    parsed: Any = {}
     try:
-        response = _ORIGINAL(endpoint, operation_model, request_dict)
-        return response
+        parsed = _ORIGINAL(client, operation_name, api_params)
+        return parsed
     finally:
         ended = time.perf_counter()
-        parsed = response[1] if response is not None else {}
-        service = operation_model.service_model.service_name
+        service = client.meta.service_model.service_name
         call = Call(
             service=service,
-            operation=operation_model.name,
+            operation=operation_name,
             started=started,
             ended=ended,
-            thread=threading.get_ident(),
-            items_read=items_read(operation_model.name, parsed) if service == "dynamodb" else 0,
+            thread=_thread_serial(),
+            items_read=items_read(operation_name, parsed) if service == "dynamodb" else 0,
         )
         with _LOCK:
             for counter in _ACTIVE:
                 counter.calls.append(call)
 
 
+def groups(calls: list[Call]) -> list[list[Call]]:
+    """Calls joined by overlapping times (directly or through calls in flight meanwhile), in order."""
+    found: list[list[Call]] = []
+    group_end = float("-inf")
+    for call in sorted(calls, key=lambda c: c.started):
+        if found and call.started < group_end:
+            found[-1].append(call)
+            group_end = max(group_end, call.ended)
+        else:
+            found.append([call])
+            group_end = call.ended
+    return found
+
+
 def sequential_depth(calls: list[Call]) -> int:
-    """The longest chain of calls in which each starts after the one before it ended."""
-    depth, chain_end = 0, float("-inf")
-    for call in sorted(calls, key=lambda c: c.ended):
-        if call.started >= chain_end:
-            depth, chain_end = depth + 1, call.ended
-    return depth
+    """Round trips one after another: per group of overlapping calls, the most calls one thread made."""
+    return sum(max(Counter(c.thread for c in group).values()) for group in groups(calls))
 
 
 @dataclass(eq=False)  # identity: nested counters are told apart
@@ -106,8 +132,8 @@ class RoundTrips:
         global _ORIGINAL
         with _LOCK:
             if not _ACTIVE:
-                _ORIGINAL = botocore.endpoint.Endpoint.make_request
-                botocore.endpoint.Endpoint.make_request = _counting
+                _ORIGINAL = botocore.client.BaseClient._make_api_call
+                botocore.client.BaseClient._make_api_call = _counting
             _ACTIVE.append(self)
         return self
 
@@ -115,7 +141,7 @@ class RoundTrips:
         with _LOCK:
             _ACTIVE.remove(self)
             if not _ACTIVE:
-                botocore.endpoint.Endpoint.make_request = _ORIGINAL
+                botocore.client.BaseClient._make_api_call = _ORIGINAL
 
     def clear(self) -> None:
         with _LOCK:

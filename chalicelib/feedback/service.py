@@ -385,16 +385,35 @@ def _partitions(scope: str | None, window: Window) -> tuple[str, list[str]]:
     return "byMonth", months_newest_first(window.start, window.end)
 
 
-def _query_limit(wanted: int, read: int, matched: int, remaining: int, filtered: bool) -> int:
+def _query_limit(
+    wanted: int, read: int, matched: int, remaining: int, filtered: bool, last: bool = False
+) -> int:
     """DynamoDB's Limit for the next Query of a list: never more than the read budget left. Without
     filters every item read is returned, so the items still wanted are enough. With filters, the share
     of items that matched so far estimates how many to read (eight times what was read when none
     matched), so a selective filter takes a few growing Queries, not hundreds of tiny ones, and a
-    filter that matches most items does not read a budget's worth for a short page."""
+    filter that matches most items does not read a budget's worth for a short page. In a request's
+    last round there is no later Query to correct the estimate: twice it, or the budget left when
+    nothing has matched yet."""
     want = wanted
     if filtered and read:
         want = read * 8 if matched == 0 else math.ceil(wanted * read / matched)
+    if filtered and last:
+        want = remaining if matched == 0 else 2 * want
     return max(1, min(remaining, max(wanted, want)))
+
+
+@dataclass
+class _Lane:
+    """One index partition of a list request: its query and the records read but not yet taken."""
+
+    partition: str
+    pages: Any  # store.DateQuery
+    records: list[dict[str, Any]]
+
+    @property
+    def done(self) -> bool:
+        return self.pages.done
 
 
 def list_feedback(
@@ -406,9 +425,14 @@ def list_feedback(
     """A page of feedback, newest first: {"items", "nextCursor", "scanned"}.
 
     One request reads at most list_max_items_read items (DynamoDB's evaluated count, before filters)
-    from at most list_max_partitions index partitions. When either runs out first, the page is
-    returned as it is, perhaps short or empty, with a nextCursor where reading stopped; nextCursor is
-    null only when the window holds nothing more."""
+    from at most list_max_partitions index partitions, in at most list_max_rounds rounds of Queries.
+    The first round reads the newest partition alone (usually enough); each later round reads the
+    partition where the page stopped and, side by side with it, the partitions after it, the budget
+    left shared between them, so months holding nothing that matches cost one round, not one round
+    each. Items read from a later partition are returned only once every partition before it is
+    exhausted. When the budget, the partitions or the rounds run out first, the page is returned as
+    it is, perhaps short or empty, with a nextCursor where reading stopped; nextCursor is null only
+    when the window holds nothing more."""
     settings = store.bind(settings)
     query = parse(FeedbackListQuery, query)
     window = list_window(
@@ -423,34 +447,61 @@ def list_feedback(
         check_cursor(cursor, partitions, window.start_key, window.end_key)
         partitions = partitions[partitions.index(cursor.partition) :]
 
-    budget = settings.list_max_items_read
-    items: list[tuple[str, dict[str, Any]]] = []
-    read = matched = queries = visited = 0
-    resume: Cursor | None = None
-    for partition in partitions:
-        if read >= budget or visited == settings.list_max_partitions:
-            resume = Cursor(partition)
-            break
-        visited += 1
+    def lane(partition: str) -> _Lane:
         after = cursor.after if cursor is not None and partition == cursor.partition else None
         pages = store.DateQuery(index_name, partition, window.start_key, window.end_key, filters, after=after)
-        while resume is None and not pages.done:
-            if read >= budget:
-                resume = Cursor(partition, **_key_fields(pages.last_key))
-                break
-            # One item beyond the page tells whether a next page exists.
-            wanted = limit + 1 - len(items)
-            size = _query_limit(wanted, read, matched, budget - read, bool(filters))
-            records, scanned = pages.read_page(size)
-            read, matched, queries = read + scanned, matched + len(records), queries + 1
-            for record in records:
+        return _Lane(partition, pages, [])
+
+    budget, rounds = settings.list_max_items_read, settings.list_max_rounds
+    opened = partitions[: settings.list_max_partitions]
+    lanes: list[_Lane] = []
+    items: list[tuple[str, dict[str, Any]]] = []
+    read = matched = queries = queried = 0
+    taken = 0  # the lanes before this one are exhausted and their records taken
+
+    def take() -> Cursor | None:
+        """Move records into the page, partition by partition, newest first, as far as the partitions
+        read so far allow; the cursor once the page is full (one item beyond it proves a next page)."""
+        nonlocal taken
+        while taken < len(lanes):
+            current = lanes[taken]
+            while current.records:
+                record = current.records.pop(0)
                 if len(items) == limit:
                     last_partition, last = items[-1]
-                    resume = Cursor(last_partition, last["id"], last["createdAt"])
-                    break
-                items.append((partition, record))
+                    return Cursor(last_partition, last["id"], last["createdAt"])
+                items.append((current.partition, record))
+            if not current.done:
+                return None
+            taken += 1
+        return None
+
+    resume: Cursor | None = None
+    for round_number in range(rounds):
+        # The first round reads the newest partition alone; each later one, the partition the page
+        # waits on and every partition after it still to read, side by side.
+        for partition in opened[len(lanes) : 1 if round_number == 0 else None]:
+            lanes.append(lane(partition))
+        remaining = budget - read
+        batch = [ln for ln in lanes[taken:] if not ln.done][: max(0, remaining)]
+        if not batch:
+            break
+        wanted, last = limit + 1 - len(items), round_number == rounds - 1
+        size = _query_limit(wanted, read, matched, remaining // len(batch), bool(filters), last)
+        queried += sum(1 for ln in batch if not ln.pages.started)
+        pages = store.read_pages([(ln.pages, size) for ln in batch])
+        for ln, (records, scanned) in zip(batch, pages, strict=True):
+            ln.records.extend(records)
+            read, matched, queries = read + scanned, matched + len(records), queries + 1
+        resume = take()
         if resume is not None:
             break
+    if resume is None:
+        if taken < len(lanes):
+            # Stopped inside a partition (budget or rounds): continue after its last item evaluated.
+            resume = Cursor(lanes[taken].partition, **_key_fields(lanes[taken].pages.last_key))
+        elif taken < len(partitions):
+            resume = Cursor(partitions[taken])  # at a partition boundary (the partition ceiling)
     stopped_early = resume is not None and len(items) < limit
     if stopped_early:
         metrics.add_metric(name="FeedbackListStoppedEarly", unit=MetricUnit.Count, value=1)
@@ -460,7 +511,7 @@ def list_feedback(
         "scanned": {
             "itemsRead": read,
             "queries": queries,
-            "partitions": visited,
+            "partitions": queried,
             "stoppedEarly": stopped_early,
         },
     }

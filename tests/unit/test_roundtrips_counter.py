@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import botocore.client
 import botocore.config
-import botocore.endpoint
 import botocore.exceptions
 import botocore.session
 import pytest
@@ -21,16 +21,22 @@ def test_calls_one_after_another_are_a_chain():
     assert sequential_depth([call(0, 1), call(1, 2), call(2.5, 3)]) == 3
 
 
-def test_overlapping_calls_count_once():
+def test_overlapping_calls_on_threads_count_once():
     # Three calls in flight together, then one after all of them.
     calls = [call(0, 1.0, 1), call(0.1, 1.2, 2), call(0.2, 0.9, 3), call(1.3, 2, 1)]
     assert sequential_depth(calls) == 2
 
 
+def test_a_group_joined_through_calls_in_flight_counts_once():
+    # Thread 1's call returns before thread 3's starts, but thread 2's is in flight throughout.
+    calls = [call(0, 0.5, 1), call(0.1, 2.0, 2), call(0.7, 1.5, 3)]
+    assert sequential_depth(calls) == 1
+
+
 def test_a_pool_smaller_than_its_work_shows_its_steps():
-    # Two workers, four calls: the second pair starts as the first pair ends.
-    calls = [call(0, 1, 1), call(0, 1.1, 2), call(1, 2, 1), call(1.1, 2.1, 2)]
-    assert sequential_depth(calls) == 2
+    # Two threads, five calls in one group: thread 1 makes three of them one after another.
+    calls = [call(0, 1, 1), call(0, 1.1, 2), call(1, 2, 1), call(1.1, 2.1, 2), call(2, 3, 1)]
+    assert sequential_depth(calls) == 3
     assert sequential_depth([]) == 0
 
 
@@ -53,7 +59,7 @@ def test_items_read(operation, parsed, expected):
 
 def test_sees_every_client_and_thread_and_restores_botocore():
     """Requests to an endpoint that refuses connections still pass through the counter."""
-    original = botocore.endpoint.Endpoint.make_request
+    original = botocore.client.BaseClient._make_api_call
     session = botocore.session.get_session()
     config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=0.2)
     ddb = session.create_client(
@@ -78,4 +84,4 @@ def test_sees_every_client_and_thread_and_restores_botocore():
         get()
     assert inner.by_operation() == {"dynamodb:GetItem": 2}
     assert outer.total == 3 and outer.count("dynamodb") == 3 and outer.sequential == 3
-    assert botocore.endpoint.Endpoint.make_request is original
+    assert botocore.client.BaseClient._make_api_call is original
