@@ -323,6 +323,19 @@ def _feedback(s: Scenario) -> None:
             "endDate": now.date().isoformat(),
         },
     )
+    for days in (90, 366):
+        window = {
+            "startDate": (now - timedelta(days=days - 1)).date().isoformat(),
+            "endDate": now.date().isoformat(),
+        }
+        s.route(
+            f"GET {FEEDBACK}/summary",
+            f"engineer, every workspace, {days} days",
+            "GET",
+            FEEDBACK + "/summary",
+            "engineer",
+            params=window,
+        )
     item = f"{FEEDBACK}/{created['id']}"
     s.route(f"GET {FEEDBACK}/{{feedback_id}}", "one item", "GET", item, "staff", workspace=ws)
     s.route(

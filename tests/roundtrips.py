@@ -2,10 +2,14 @@
 re-exports it: there is one counter).
 
 `RoundTrips` is a context manager that sees every AWS operation botocore performs while it is open,
-from any client in the process (boto3's, PynamoDB's, clients created before it opened), on any
-thread. It wraps `botocore.client.BaseClient._make_api_call`, which every client operation passes
-through (it emits `before-call`, then the endpoint sends the request and botocore's retries happen
-beneath it, so a retried call counts once).
+from any client (boto3's, PynamoDB's, clients created before it opened), made by the code it wraps:
+on the thread that opened it and on threads running in a copy of that thread's context, which is how
+chalicelib.parallel runs a request's side-by-side reads. Another thread's calls meanwhile (a test
+session's background worker polling a queue) are not the request's and are left out;
+`RoundTrips(all_threads=True)` counts them too. It wraps
+`botocore.client.BaseClient._make_api_call`, which every client operation passes through (it emits
+`before-call`, then the endpoint sends the request, botocore's retries beneath it: a retried call
+counts once).
 
 For each call it records the service and operation (`dynamodb:Query`), when it was made and when
 it returned, the thread, and the items it read:
@@ -27,6 +31,7 @@ Nothing here imports chalicelib, so any test (unit or integration) can use it.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import Counter
@@ -38,6 +43,10 @@ import botocore.client
 _LOCK = threading.Lock()
 _ACTIVE: list[RoundTrips] = []
 _ORIGINAL = None
+# The counters open in this context (ids): a thread running in a copy of it carries them along.
+_SCOPE: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "roundtrips_scope", default=frozenset()
+)
 
 
 @dataclass(frozen=True)
@@ -98,9 +107,11 @@ def _counting(client, operation_name, api_params):  # type: ignore[no-untyped-de
             thread=_thread_serial(),
             items_read=items_read(operation_name, parsed) if service == "dynamodb" else 0,
         )
+        scope = _SCOPE.get()
         with _LOCK:
             for counter in _ACTIVE:
-                counter.calls.append(call)
+                if counter.all_threads or id(counter) in scope:
+                    counter.calls.append(call)
 
 
 def groups(calls: list[Call]) -> list[list[Call]]:
@@ -126,10 +137,13 @@ def sequential_depth(calls: list[Call]) -> int:
 class RoundTrips:
     """AWS calls made while open: `with RoundTrips() as trips: ...; trips.total, trips.sequential`."""
 
+    all_threads: bool = False
     calls: list[Call] = field(default_factory=list)
+    _token: Any = field(default=None, repr=False)
 
     def __enter__(self) -> RoundTrips:
         global _ORIGINAL
+        self._token = _SCOPE.set(_SCOPE.get() | {id(self)})
         with _LOCK:
             if not _ACTIVE:
                 _ORIGINAL = botocore.client.BaseClient._make_api_call
@@ -138,6 +152,7 @@ class RoundTrips:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        _SCOPE.reset(self._token)
         with _LOCK:
             _ACTIVE.remove(self)
             if not _ACTIVE:

@@ -547,32 +547,51 @@ def read_window(
 ) -> WindowRead:
     """Read a window's partitions of a date index (never a scan) newest first, at most `budget`
     items evaluated. When the budget runs out, the records kept are exactly those from
-    `covered_from` on, so every figure computed from them is true of that part of the window."""
-    records: list[dict[str, Any]] = []
-    read = queries = 0
-    covered_from: datetime | None = None
-    for n, partition in enumerate(partitions):
-        pages = store.DateQuery(
-            index_name, partition, window.start_key, window.end_key, filters, attributes=attributes
+    `covered_from` on, so every figure computed from them is true of that part of the window.
+
+    The newest partition is read first, alone. Then, while the budget left is ample for what the
+    partitions still to read probably hold (twice as much a partition as those read so far held),
+    they are read side by side, the budget shared equally (a window of sparse months costs two
+    round trips, not one a month); otherwise the oldest partition not yet exhausted is read alone
+    with all the budget left, as a newest-first walk would, so a tight budget covers as much of the
+    window as it can."""
+    lanes = [
+        _Lane(
+            p,
+            store.DateQuery(index_name, p, window.start_key, window.end_key, filters, attributes=attributes),
+            [],
         )
-        while not pages.done and read < budget:
-            page, scanned = pages.read_page(budget - read)
-            records.extend(page)
+        for p in partitions
+    ]
+    read = queries = taken = 0  # the lanes before `taken` are read to their end
+    while taken < len(lanes) and read < budget:
+        remaining = budget - read
+        pending = [ln for ln in lanes[taken:] if not ln.done]
+        started = sum(1 for ln in lanes if ln.pages.started)
+        wide = started > 0 and remaining >= 2 * max(1, read // started) * len(pending)
+        batch = pending[:remaining] if wide else pending[:1]
+        share = remaining // len(batch)
+        pages = store.read_pages([(ln.pages, share) for ln in batch])
+        for ln, (page, scanned) in zip(batch, pages, strict=True):
+            ln.records.extend(page)
             read, queries = read + scanned, queries + 1
-        if read < budget:
-            continue
-        if not pages.done and pages.last_key is not None:
+        while taken < len(lanes) and lanes[taken].done:
+            taken += 1
+    records = [record for ln in lanes[:taken] for record in ln.records]
+    covered_from: datetime | None = None
+    if taken < len(lanes):
+        frontier = lanes[taken]
+        if frontier.pages.last_key is not None:
             # Reading stopped inside the partition. Items sharing the last key's instant may be
             # partly unread, so the figures count only what follows it.
-            boundary = pages.last_key["createdAt"]
+            boundary = frontier.pages.last_key["createdAt"]
             covered_from = parse_iso(boundary) + timedelta(microseconds=1)
-            records = [r for r in records if r["createdAt"] > boundary]
-        elif n + 1 < len(partitions):
-            # This partition (a month: several partitions only arise on the byMonth walk) was read
-            # to its end; the older months were not.
-            year, month = (int(part) for part in partition.split("-"))
+            records += [r for r in frontier.records if r["createdAt"] > boundary]
+        else:
+            # The partitions before it (months: several partitions only arise on the byMonth walk)
+            # were read to their end; this one and the older ones were not.
+            year, month = (int(part) for part in lanes[taken - 1].partition.split("-"))
             covered_from = max(window.start, datetime(year, month, 1, tzinfo=UTC))
-        break
     return WindowRead(records, read, queries, covered_from)
 
 

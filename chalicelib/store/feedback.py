@@ -13,9 +13,9 @@ Indexes (infra/template.json):
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from pynamodb.attributes import (
@@ -32,6 +32,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.errors import Conflict, RequestInProgress
+from chalicelib.parallel import run_all
 from chalicelib.store.base import BoundModel, bind_models, table_error
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, claimable
 from chalicelib.store.idempotency import to_model as claim_model
@@ -338,35 +339,12 @@ class DateQuery:
 
 
 def read_pages(reads: Sequence[tuple[DateQuery, int]]) -> list[tuple[list[dict[str, Any]], int]]:
-    """The next page of several partitions at once: one Query each (`DateQuery.read_page(n)`), each
-    on a thread of its own so all are in flight together (a request waits for the slowest, not for
-    the sum). A thread per Query rather than a shared pool: a pool thread done early could take a
-    second Query, a pool shared by concurrent requests could make one wait for another, and starting
-    a dozen threads costs far less than one round trip. Results in the order given; the first error
-    raised, once every Query has returned."""
-    if len(reads) <= 1:
-        return [query.read_page(size) for query, size in reads]
-    botocore_client()  # created here, once, not by the threads racing each other
-    results: list[Any] = [None] * len(reads)
-
-    def read(i: int, query: DateQuery, size: int) -> None:
-        try:
-            results[i] = query.read_page(size)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
-            results[i] = exc
-
-    threads = [
-        threading.Thread(target=read, args=(i, query, size), name=f"feedback-query-{i}", daemon=True)
-        for i, (query, size) in enumerate(reads)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
+    """The next page of several partitions at once: one Query each (`DateQuery.read_page(n)`), in
+    flight together (chalicelib.parallel), so a request waits for the slowest, not for the sum.
+    Results in the order given."""
+    if len(reads) > 1:
+        botocore_client()  # created here, once, not by the threads racing each other
+    return run_all([partial(query.read_page, size) for query, size in reads])
 
 
 def open_by_severity(severity: str, max_items: int) -> tuple[list[dict[str, Any]], bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 import botocore.client
@@ -57,8 +58,10 @@ def test_items_read(operation, parsed, expected):
     assert items_read(operation, parsed) == expected
 
 
-def test_sees_every_client_and_thread_and_restores_botocore():
-    """Requests to an endpoint that refuses connections still pass through the counter."""
+def test_sees_the_code_it_wraps_on_any_client_and_restores_botocore():
+    """Requests to an endpoint that refuses connections still pass through the counter: the wrapped
+    code's own, those of a thread running in a copy of its context (chalicelib.parallel's way), and
+    another thread's only when asked for every thread."""
     original = botocore.client.BaseClient._make_api_call
     session = botocore.session.get_session()
     config = botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=0.2)
@@ -75,13 +78,19 @@ def test_sees_every_client_and_thread_and_restores_botocore():
         with pytest.raises(botocore.exceptions.EndpointConnectionError):
             ddb.get_item(TableName="t", Key={"id": {"S": "1"}})
 
-    with RoundTrips() as outer:
+    def on_thread(target):
+        worker = threading.Thread(target=target)
+        worker.start()
+        worker.join()
+
+    with RoundTrips(all_threads=True) as everything, RoundTrips() as outer:
         with RoundTrips() as inner:
             get()
-            worker = threading.Thread(target=get)
-            worker.start()
-            worker.join()
+            context = contextvars.copy_context()  # taken here, run there: as chalicelib.parallel does
+            on_thread(lambda: context.run(get))
+            on_thread(get)  # a thread of its own: not the wrapped code's
         get()
     assert inner.by_operation() == {"dynamodb:GetItem": 2}
     assert outer.total == 3 and outer.count("dynamodb") == 3 and outer.sequential == 3
+    assert everything.total == 4
     assert botocore.client.BaseClient._make_api_call is original
