@@ -57,7 +57,7 @@ def _iso(moment: datetime) -> str:
 class Scenario:
     """The app in this process, a Chalice test client on it, and the rows measured so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, rollout: str | None = None) -> None:
         from chalice.test import Client
 
         from chalicelib.config import get_settings
@@ -71,6 +71,7 @@ class Scenario:
         self.workspace = f"ws-rt-{uuid.uuid4().hex[:8]}"
         self._tokens: dict[tuple, str] = {}
         self.fired: list[str] = []
+        self.rollout = rollout  # the stack's name, to find its gate queue
 
     def fire(self, rule: str, severity: str, **labels: str) -> dict:
         """An alert of the scenario's own (resolved again by `cleanup`), not counted."""
@@ -242,10 +243,12 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def measure() -> list[Row]:
-    """Call every route and handler once (some several ways) and count; the rows."""
+def measure(rollout: str | None = None) -> list[Row]:
+    """Call every route and handler once (some several ways) and count; the rows. With `rollout`, the
+    local stack's name, also each step of a staging rollout (the bench; the suite's session has its
+    own release worker polling the gate queue)."""
     with _slack(), _quiet():
-        scenario = Scenario()
+        scenario = Scenario(rollout)
         try:
             _feedback(scenario)
             _health(scenario)
@@ -512,8 +515,11 @@ def _releases(s: Scenario) -> None:
     s.route(f"POST {releases}", "planned", "POST", releases, "admin", expect=201, body=body)
     s.route(f"GET {releases}", "newest, 25", "GET", releases, "engineer")
     s.route(f"GET {releases}/{{version}}", "one release", "GET", f"{releases}/{version}", "engineer")
+    if s.rollout:
+        _rollout(s, version)
+        return
     # The rollout state machine's first step, as its gate-queue message (docs/releases.md, "Worker
-    # protocol"); the token is not a live execution's, so the answer is refused as gone: one call.
+    # protocol"), with a token of no execution (moto takes the answer all the same).
     execution = f"arn:aws:states:us-east-1:123456789012:execution:rt-rollout:{uuid.uuid4().hex[:12]}"
     message = {
         "op": "prepare",
@@ -523,6 +529,41 @@ def _releases(s: Scenario) -> None:
     }
     event = s.client.events.generate_sqs_event([json.dumps(message)], queue_name="release-gate")
     s.handler("release_worker", "prepare (locks, aliases, plan)", event)
+
+
+def _rollout(s: Scenario, version: str, seconds: float = 60.0) -> None:
+    """A staging rollout through the state machine (moto runs it): each step's gate-queue message is
+    received here and handed to the release worker through the test client, and counted, until the
+    execution ends or waits for an operator (then it is stopped). Each step is one row."""
+    import time
+
+    from chalicelib.releases import operator
+    from postlaunch.devstack import queue_name
+    from postlaunch.localstack import client
+
+    endpoint = s.settings.endpoint_url
+    sqs, sfn = client("sqs", endpoint), client("stepfunctions", endpoint)
+    name = queue_name(s.settings.release_gate_queue, s.rollout)
+    queue = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    started = operator.start(version, "staging", bake_seconds=0, actor="rt-bench")
+    arn, ops_seen = started["executionArn"], set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            break
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        for message in received.get("Messages", []):
+            body = message["Body"]
+            op = json.loads(body).get("op")
+            event = s.client.events.generate_sqs_event([body], queue_name="release-gate")
+            case = f"{op} (staging rollout)" + ("" if op not in ops_seen else ", again")
+            s.handler("release_worker", case, event)
+            ops_seen.add(op)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        if "pause" in ops_seen:
+            break  # the execution waits for an operator now (no traffic: the gate was inconclusive)
+    if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        sfn.stop_execution(executionArn=arn, error="RoundTripBench", cause="the bench measured its steps")
 
 
 def _reports_and_pages(s: Scenario) -> None:
@@ -566,7 +607,7 @@ def verdicts(rows: list[Row]) -> list[str]:
 
 
 def run(ctx: Any) -> dict:
-    rows = measure()
+    rows = measure(rollout=ctx.stack_name)
     print(table(rows))
     missed = verdicts(rows)
     print("targets met" if not missed else "targets missed:\n  " + "\n  ".join(missed))
