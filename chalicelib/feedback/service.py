@@ -403,6 +403,24 @@ def _query_limit(
     return max(1, min(remaining, max(wanted, want)))
 
 
+def _days_in(partition: str, window: Window) -> float:
+    """Days of the window within a month partition ('YYYY-MM')."""
+    year, month = (int(part) for part in partition.split("-"))
+    first = datetime(year, month, 1, tzinfo=UTC)
+    after = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return max((min(after, window.end) - max(first, window.start)).total_seconds() / 86400, 0.0)
+
+
+def _fills_alone(exhausted: list[_Lane], following: _Lane, matched: int, wanted: int, window: Window) -> bool:
+    """Whether the next month, at the rate the months read to their end matched, probably fills the
+    page twice over: then it is read alone (an unfiltered list crossing into last month needs no
+    other), else with every month after it (sparse data). Only the byMonth walk has several."""
+    if not exhausted:
+        return False
+    days = sum(_days_in(ln.partition, window) for ln in exhausted)
+    return matched / max(days, 1 / 24) * _days_in(following.partition, window) >= 2 * wanted
+
+
 @dataclass
 class _Lane:
     """One index partition of a list request: its query and the records read but not yet taken."""
@@ -429,7 +447,8 @@ def list_feedback(
     The first round reads the newest partition alone (usually enough); each later round reads the
     partition where the page stopped and, side by side with it, the partitions after it, the budget
     left shared between them, so months holding nothing that matches cost one round, not one round
-    each. Items read from a later partition are returned only once every partition before it is
+    each (unless the months read so far say the next one fills the page: then it is read alone).
+    Items read from a later partition are returned only once every partition before it is
     exhausted. When the budget, the partitions or the rounds run out first, the page is returned as
     it is, perhaps short or empty, with a nextCursor where reading stopped; nextCursor is null only
     when the window holds nothing more."""
@@ -483,10 +502,17 @@ def list_feedback(
         for partition in opened[len(lanes) : 1 if round_number == 0 else None]:
             lanes.append(lane(partition))
         remaining = budget - read
+        wanted, last = limit + 1 - len(items), round_number == rounds - 1
         batch = [ln for ln in lanes[taken:] if not ln.done][: max(0, remaining)]
+        if (
+            batch
+            and not batch[0].pages.started
+            and not last
+            and _fills_alone(lanes[:taken], batch[0], len(items), wanted, window)
+        ):
+            batch = batch[:1]
         if not batch:
             break
-        wanted, last = limit + 1 - len(items), round_number == rounds - 1
         size = _query_limit(wanted, read, matched, remaining // len(batch), bool(filters), last)
         queried += sum(1 for ln in batch if not ln.pages.started)
         pages = store.read_pages([(ln.pages, size) for ln in batch])

@@ -85,7 +85,7 @@ def test_reads_of_one_item_are_one_round_trip(rows):
 
 # A year no other test writes to, with matching items in four months out of twelve.
 YEAR = {"startDate": "2013-01-01", "endDate": "2013-12-31"}
-SPARSE = [("2013-12", 3), ("2013-09", 1), ("2013-05", 2), ("2013-01", 1)]
+SPARSE = [("2013-12", 1), ("2013-09", 2), ("2013-05", 2), ("2013-01", 1)]
 
 
 def test_a_filtered_list_over_sparse_months_pages_in_order_within_three_round_trips(stack):
@@ -133,7 +133,36 @@ def test_a_filtered_list_over_sparse_months_pages_in_order_within_three_round_tr
     # Then every matching item comes once, newest first, and no request waits on more than 3 rounds
     assert seen == expected, requests
     assert all(sequential <= READ_SEQUENTIAL_MAX for sequential, _, _ in requests), requests
-    # and the first request read the twelve months of 2013 in two rounds, not one after another
+    # and the first request read the twelve months of 2013 in two rounds, not one after another:
+    # December alone, then (its one match over 31 days promising no full page from November) the
+    # eleven others side by side
     first_sequential, first_queries, first_scanned = requests[0]
     assert first_queries == first_scanned["queries"] == 12 and first_sequential == 2, requests
     assert first_scanned["partitions"] == 12
+
+
+def test_an_unfiltered_list_crossing_into_a_dense_month_reads_that_month_alone(stack):
+    # Given three items on the first two days of December 2012 and forty in November
+    store.bind(stack.settings())
+    staff = Principal(sub="rt-staff", workspace_id="ws-rt-dense", roles=frozenset({Role.STAFF}))
+    body = {
+        "category": "general_feedback",
+        "severity": "low",
+        "title": "Dense month item",
+        "description": "An item of a busy month",
+        "featureArea": "reminders",
+    }
+    moments = [datetime(2012, 12, 2, 12 - i, tzinfo=UTC) for i in range(3)]
+    moments += [datetime(2012, 11, 30 - i % 29, 10, i, tzinfo=UTC) for i in range(40)]
+    store.batch_put([new_record(staff, body, now=at)[0] for at in moments])
+    engineer = Principal(sub="rt-engineer", workspace_id=None, roles=frozenset({Role.ENGINEER}))
+
+    # When an engineer lists ten items over the two months, unfiltered
+    with RoundTrips() as trips:
+        page = list_feedback(engineer, {"startDate": "2012-11-01", "endDate": "2012-12-02", "limit": 10})
+
+    # Then December's three items say November fills the page alone: two Queries, one after the other,
+    # reading the three and the eight more the page (and the one beyond it) needs, no other month
+    assert len(page["items"]) == 10 and page["nextCursor"]
+    assert page["scanned"] == {"itemsRead": 11, "queries": 2, "partitions": 2, "stoppedEarly": False}
+    assert trips.count("dynamodb:Query") == 2 and trips.sequential == 2
