@@ -157,6 +157,10 @@ class Settings(BaseModel):
     # the page is returned short, with a cursor where reading stopped.
     list_max_items_read: int = Field(default=1000, ge=1)
     list_max_partitions: int = Field(default=13, ge=1)
+    # Rounds of Queries one list request waits for: the newest partition first, then the partitions
+    # still needed side by side (one round trip however many months are empty), so a request makes
+    # at most this many sequential DynamoDB round trips (docs/feedback.md, "Cost ceilings").
+    list_max_rounds: int = Field(default=3, ge=1)
     # Feedback summary: default and largest date window (days), and the items it may read (about
     # 20 MB, 20 one-MB Query pages: a few seconds); past that it reports the part it covered.
     summary_default_days: int = 30
@@ -679,6 +683,7 @@ class Settings(BaseModel):
             "page_size_max",
             "list_max_items_read",
             "list_max_partitions",
+            "list_max_rounds",
             "summary_default_days",
             "summary_max_days",
             "feedback_history_max",

@@ -385,16 +385,53 @@ def _partitions(scope: str | None, window: Window) -> tuple[str, list[str]]:
     return "byMonth", months_newest_first(window.start, window.end)
 
 
-def _query_limit(wanted: int, read: int, matched: int, remaining: int, filtered: bool) -> int:
+def _query_limit(
+    wanted: int, read: int, matched: int, remaining: int, filtered: bool, last: bool = False
+) -> int:
     """DynamoDB's Limit for the next Query of a list: never more than the read budget left. Without
     filters every item read is returned, so the items still wanted are enough. With filters, the share
     of items that matched so far estimates how many to read (eight times what was read when none
     matched), so a selective filter takes a few growing Queries, not hundreds of tiny ones, and a
-    filter that matches most items does not read a budget's worth for a short page."""
+    filter that matches most items does not read a budget's worth for a short page. In a request's
+    last round there is no later Query to correct the estimate: twice it, or the budget left when
+    nothing has matched yet."""
     want = wanted
     if filtered and read:
         want = read * 8 if matched == 0 else math.ceil(wanted * read / matched)
+    if filtered and last:
+        want = remaining if matched == 0 else 2 * want
     return max(1, min(remaining, max(wanted, want)))
+
+
+def _days_in(partition: str, window: Window) -> float:
+    """Days of the window within a month partition ('YYYY-MM')."""
+    year, month = (int(part) for part in partition.split("-"))
+    first = datetime(year, month, 1, tzinfo=UTC)
+    after = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return max((min(after, window.end) - max(first, window.start)).total_seconds() / 86400, 0.0)
+
+
+def _fills_alone(exhausted: list[_Lane], following: _Lane, matched: int, wanted: int, window: Window) -> bool:
+    """Whether the next month, at the rate the months read to their end matched, probably fills the
+    page twice over: then it is read alone (an unfiltered list crossing into last month needs no
+    other), else with every month after it (sparse data). Only the byMonth walk has several."""
+    if not exhausted:
+        return False
+    days = sum(_days_in(ln.partition, window) for ln in exhausted)
+    return matched / max(days, 1 / 24) * _days_in(following.partition, window) >= 2 * wanted
+
+
+@dataclass
+class _Lane:
+    """One index partition of a list request: its query and the records read but not yet taken."""
+
+    partition: str
+    pages: Any  # store.DateQuery
+    records: list[dict[str, Any]]
+
+    @property
+    def done(self) -> bool:
+        return self.pages.done
 
 
 def list_feedback(
@@ -406,9 +443,15 @@ def list_feedback(
     """A page of feedback, newest first: {"items", "nextCursor", "scanned"}.
 
     One request reads at most list_max_items_read items (DynamoDB's evaluated count, before filters)
-    from at most list_max_partitions index partitions. When either runs out first, the page is
-    returned as it is, perhaps short or empty, with a nextCursor where reading stopped; nextCursor is
-    null only when the window holds nothing more."""
+    from at most list_max_partitions index partitions, in at most list_max_rounds rounds of Queries.
+    The first round reads the newest partition alone (usually enough); each later round reads the
+    partition where the page stopped and, side by side with it, the partitions after it, the budget
+    left shared between them, so months holding nothing that matches cost one round, not one round
+    each (unless the months read so far say the next one fills the page: then it is read alone).
+    Items read from a later partition are returned only once every partition before it is
+    exhausted. When the budget, the partitions or the rounds run out first, the page is returned as
+    it is, perhaps short or empty, with a nextCursor where reading stopped; nextCursor is null only
+    when the window holds nothing more."""
     settings = store.bind(settings)
     query = parse(FeedbackListQuery, query)
     window = list_window(
@@ -423,34 +466,68 @@ def list_feedback(
         check_cursor(cursor, partitions, window.start_key, window.end_key)
         partitions = partitions[partitions.index(cursor.partition) :]
 
-    budget = settings.list_max_items_read
-    items: list[tuple[str, dict[str, Any]]] = []
-    read = matched = queries = visited = 0
-    resume: Cursor | None = None
-    for partition in partitions:
-        if read >= budget or visited == settings.list_max_partitions:
-            resume = Cursor(partition)
-            break
-        visited += 1
+    def lane(partition: str) -> _Lane:
         after = cursor.after if cursor is not None and partition == cursor.partition else None
         pages = store.DateQuery(index_name, partition, window.start_key, window.end_key, filters, after=after)
-        while resume is None and not pages.done:
-            if read >= budget:
-                resume = Cursor(partition, **_key_fields(pages.last_key))
-                break
-            # One item beyond the page tells whether a next page exists.
-            wanted = limit + 1 - len(items)
-            size = _query_limit(wanted, read, matched, budget - read, bool(filters))
-            records, scanned = pages.read_page(size)
-            read, matched, queries = read + scanned, matched + len(records), queries + 1
-            for record in records:
+        return _Lane(partition, pages, [])
+
+    budget, rounds = settings.list_max_items_read, settings.list_max_rounds
+    opened = partitions[: settings.list_max_partitions]
+    lanes: list[_Lane] = []
+    items: list[tuple[str, dict[str, Any]]] = []
+    read = matched = queries = queried = 0
+    taken = 0  # the lanes before this one are exhausted and their records taken
+
+    def take() -> Cursor | None:
+        """Move records into the page, partition by partition, newest first, as far as the partitions
+        read so far allow; the cursor once the page is full (one item beyond it proves a next page)."""
+        nonlocal taken
+        while taken < len(lanes):
+            current = lanes[taken]
+            while current.records:
+                record = current.records.pop(0)
                 if len(items) == limit:
                     last_partition, last = items[-1]
-                    resume = Cursor(last_partition, last["id"], last["createdAt"])
-                    break
-                items.append((partition, record))
+                    return Cursor(last_partition, last["id"], last["createdAt"])
+                items.append((current.partition, record))
+            if not current.done:
+                return None
+            taken += 1
+        return None
+
+    resume: Cursor | None = None
+    for round_number in range(rounds):
+        # The first round reads the newest partition alone; each later one, the partition the page
+        # waits on and every partition after it still to read, side by side.
+        for partition in opened[len(lanes) : 1 if round_number == 0 else None]:
+            lanes.append(lane(partition))
+        remaining = budget - read
+        wanted, last = limit + 1 - len(items), round_number == rounds - 1
+        batch = [ln for ln in lanes[taken:] if not ln.done][: max(0, remaining)]
+        if (
+            batch
+            and not batch[0].pages.started
+            and not last
+            and _fills_alone(lanes[:taken], batch[0], len(items), wanted, window)
+        ):
+            batch = batch[:1]
+        if not batch:
+            break
+        size = _query_limit(wanted, read, matched, remaining // len(batch), bool(filters), last)
+        queried += sum(1 for ln in batch if not ln.pages.started)
+        pages = store.read_pages([(ln.pages, size) for ln in batch])
+        for ln, (records, scanned) in zip(batch, pages, strict=True):
+            ln.records.extend(records)
+            read, matched, queries = read + scanned, matched + len(records), queries + 1
+        resume = take()
         if resume is not None:
             break
+    if resume is None:
+        if taken < len(lanes):
+            # Stopped inside a partition (budget or rounds): continue after its last item evaluated.
+            resume = Cursor(lanes[taken].partition, **_key_fields(lanes[taken].pages.last_key))
+        elif taken < len(partitions):
+            resume = Cursor(partitions[taken])  # at a partition boundary (the partition ceiling)
     stopped_early = resume is not None and len(items) < limit
     if stopped_early:
         metrics.add_metric(name="FeedbackListStoppedEarly", unit=MetricUnit.Count, value=1)
@@ -460,7 +537,7 @@ def list_feedback(
         "scanned": {
             "itemsRead": read,
             "queries": queries,
-            "partitions": visited,
+            "partitions": queried,
             "stoppedEarly": stopped_early,
         },
     }
@@ -496,32 +573,51 @@ def read_window(
 ) -> WindowRead:
     """Read a window's partitions of a date index (never a scan) newest first, at most `budget`
     items evaluated. When the budget runs out, the records kept are exactly those from
-    `covered_from` on, so every figure computed from them is true of that part of the window."""
-    records: list[dict[str, Any]] = []
-    read = queries = 0
-    covered_from: datetime | None = None
-    for n, partition in enumerate(partitions):
-        pages = store.DateQuery(
-            index_name, partition, window.start_key, window.end_key, filters, attributes=attributes
+    `covered_from` on, so every figure computed from them is true of that part of the window.
+
+    The newest partition is read first, alone. Then, while the budget left is ample for what the
+    partitions still to read probably hold (twice as much a partition as those read so far held),
+    they are read side by side, the budget shared equally (a window of sparse months costs two
+    round trips, not one a month); otherwise the oldest partition not yet exhausted is read alone
+    with all the budget left, as a newest-first walk would, so a tight budget covers as much of the
+    window as it can."""
+    lanes = [
+        _Lane(
+            p,
+            store.DateQuery(index_name, p, window.start_key, window.end_key, filters, attributes=attributes),
+            [],
         )
-        while not pages.done and read < budget:
-            page, scanned = pages.read_page(budget - read)
-            records.extend(page)
+        for p in partitions
+    ]
+    read = queries = taken = 0  # the lanes before `taken` are read to their end
+    while taken < len(lanes) and read < budget:
+        remaining = budget - read
+        pending = [ln for ln in lanes[taken:] if not ln.done]
+        started = sum(1 for ln in lanes if ln.pages.started)
+        wide = started > 0 and remaining >= 2 * max(1, read // started) * len(pending)
+        batch = pending[:remaining] if wide else pending[:1]
+        share = remaining // len(batch)
+        pages = store.read_pages([(ln.pages, share) for ln in batch])
+        for ln, (page, scanned) in zip(batch, pages, strict=True):
+            ln.records.extend(page)
             read, queries = read + scanned, queries + 1
-        if read < budget:
-            continue
-        if not pages.done and pages.last_key is not None:
+        while taken < len(lanes) and lanes[taken].done:
+            taken += 1
+    records = [record for ln in lanes[:taken] for record in ln.records]
+    covered_from: datetime | None = None
+    if taken < len(lanes):
+        frontier = lanes[taken]
+        if frontier.pages.last_key is not None:
             # Reading stopped inside the partition. Items sharing the last key's instant may be
             # partly unread, so the figures count only what follows it.
-            boundary = pages.last_key["createdAt"]
+            boundary = frontier.pages.last_key["createdAt"]
             covered_from = parse_iso(boundary) + timedelta(microseconds=1)
-            records = [r for r in records if r["createdAt"] > boundary]
-        elif n + 1 < len(partitions):
-            # This partition (a month: several partitions only arise on the byMonth walk) was read
-            # to its end; the older months were not.
-            year, month = (int(part) for part in partition.split("-"))
+            records += [r for r in frontier.records if r["createdAt"] > boundary]
+        else:
+            # The partitions before it (months: several partitions only arise on the byMonth walk)
+            # were read to their end; this one and the older ones were not.
+            year, month = (int(part) for part in lanes[taken - 1].partition.split("-"))
             covered_from = max(window.start, datetime(year, month, 1, tzinfo=UTC))
-        break
     return WindowRead(records, read, queries, covered_from)
 
 

@@ -10,6 +10,7 @@ What one report reads (each bounded, whatever the volume stored):
   REPORT_ALERTS_MAX each;
 - releases: one Query of the byCreated index on the period, at most REPORT_RELEASES_MAX;
 - CloudWatch: one GetMetricData call.
+The sections are read side by side (chalicelib.parallel): the report waits for the longest of them.
 The period spans at most REPORT_MAX_DAYS (92): longer is a 400 naming `start`.
 """
 
@@ -24,6 +25,7 @@ from chalicelib.feedback import service as feedback_service
 from chalicelib.feedback.windows import Window as DateWindow
 from chalicelib.feedback.windows import summary_window, utcnow
 from chalicelib.health.windows import Window, iso
+from chalicelib.parallel import run_all
 from chalicelib.reports import metrics, roi, sections
 from chalicelib.reports.summary import executive_summary
 from chalicelib.schemas.feedback import parse
@@ -92,38 +94,52 @@ def build_report(
     cutoff = max(start_at, min(window.end, now))
     period_days = (cutoff - start_at).total_seconds() / 86400
 
-    points, points_truncated = _health_points(start_at, cutoff, settings)
-    latest = points[-1] if points else None
-    if latest is None:
-        found, _ = health_store.summaries(
-            cutoff - timedelta(days=settings.health_retention_days),
-            cutoff,
-            limit=1,
-            newest_first=True,
-            settings=settings,
-        )
-        latest = found[0] if found else None
+    def health_reads() -> tuple[list[health_store.Summary], bool, health_store.Summary | None]:
+        points, truncated = _health_points(start_at, cutoff, settings)
+        latest = points[-1] if points else None
+        if latest is None:
+            found, _ = health_store.summaries(
+                cutoff - timedelta(days=settings.health_retention_days),
+                cutoff,
+                limit=1,
+                newest_first=True,
+                settings=settings,
+            )
+            latest = found[0] if found else None
+        return points, truncated, latest
+
+    # The sections read independent tables (and CloudWatch): side by side, so the report waits for
+    # the slowest section, not for the sum (README, "Round trips per route").
+    (points, points_truncated, latest), feedback, satisfaction, alerts, releases_read, measured = run_all(
+        [
+            health_reads,
+            lambda: feedback_service.feedback_summary(
+                REPORTER,
+                {"startDate": window.start, "endDate": window.end, "workspaceId": query.workspace_id},
+                now=now,
+                settings=settings,
+            ),
+            lambda: feedback_service.satisfaction_in_window(start_at, cutoff, settings=settings),
+            lambda: alert_store.raised_between(
+                health_store.at_key(start_at),
+                health_store.at_key(cutoff),
+                settings.report_alerts_max,
+                settings,
+            ),
+            lambda: release_store.created_between(
+                health_store.at_key(start_at),
+                health_store.at_key(cutoff),
+                settings.report_releases_max,
+                settings,
+            ),
+            lambda: metrics.read_measured(
+                Window("report", start_at, cutoff, "report period"), now, settings, client=cloudwatch
+            ),
+        ]
+    )
+    releases, releases_truncated = releases_read
     hold = timedelta(minutes=2 * settings.health_schedule_minutes)
     health = sections.health_section(points, latest, start_at, cutoff, hold, truncated=points_truncated)
-
-    feedback = feedback_service.feedback_summary(
-        REPORTER,
-        {"startDate": window.start, "endDate": window.end, "workspaceId": query.workspace_id},
-        now=now,
-        settings=settings,
-    )
-    satisfaction = feedback_service.satisfaction_in_window(start_at, cutoff, settings=settings)
-
-    alerts = alert_store.raised_between(
-        health_store.at_key(start_at), health_store.at_key(cutoff), settings.report_alerts_max, settings
-    )
-    releases, releases_truncated = release_store.created_between(
-        health_store.at_key(start_at), health_store.at_key(cutoff), settings.report_releases_max, settings
-    )
-
-    measured = metrics.read_measured(
-        Window("report", start_at, cutoff, "report period"), now, settings, client=cloudwatch
-    )
     success = metrics.success_metrics(
         measured,
         period_days=period_days,

@@ -14,7 +14,8 @@ Indexes (infra/template.json):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from pynamodb.attributes import (
@@ -31,6 +32,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import Settings
 from chalicelib.errors import Conflict, RequestInProgress
+from chalicelib.parallel import run_all
 from chalicelib.store.base import BoundModel, bind_models, table_error
 from chalicelib.store.idempotency import ClaimExists, IdempotencyClaim, claimable
 from chalicelib.store.idempotency import to_model as claim_model
@@ -88,6 +90,9 @@ class FeedbackModel(BoundModel):
 
     class Meta:
         table_name = "plm-local-feedback"
+        # A connection for each partition a list reads side by side (read_pages; 13 months at most
+        # by default), so none waits for another's.
+        max_pool_connections = 16
 
     id = UnicodeAttribute(hash_key=True)
     workspace_id = UnicodeAttribute(attr_name="workspaceId")
@@ -302,6 +307,10 @@ class DateQuery:
         self._started = False
 
     @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
     def done(self) -> bool:
         return self._started and self._pages.last_evaluated_key is None
 
@@ -327,6 +336,15 @@ class DateQuery:
         self._started = True
         records = [to_record(FeedbackModel.from_raw_data(raw)) for raw in page.get("Items", [])]
         return records, int(page.get("ScannedCount", 0))
+
+
+def read_pages(reads: Sequence[tuple[DateQuery, int]]) -> list[tuple[list[dict[str, Any]], int]]:
+    """The next page of several partitions at once: one Query each (`DateQuery.read_page(n)`), in
+    flight together (chalicelib.parallel), so a request waits for the slowest, not for the sum.
+    Results in the order given."""
+    if len(reads) > 1:
+        botocore_client()  # created here, once, not by the threads racing each other
+    return run_all([partial(query.read_page, size) for query, size in reads])
 
 
 def open_by_severity(severity: str, max_items: int) -> tuple[list[dict[str, Any]], bool]:

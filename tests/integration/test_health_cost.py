@@ -8,7 +8,7 @@ them, but they are not open problems).
 
 from __future__ import annotations
 
-import threading
+import contextvars
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,6 +19,7 @@ from chalicelib.auth import Principal, Role
 from chalicelib.health.evaluator import HealthSources, evaluate
 
 AS_OF = datetime(2021, 6, 15, 12, 0, 30, tzinfo=UTC)
+_COUNTING: contextvars.ContextVar[int | None] = contextvars.ContextVar("health_cost_counting", default=None)
 
 
 class AwsCalls:
@@ -28,9 +29,10 @@ class AwsCalls:
     def __init__(self, monkeypatch, clients):
         self.by_operation: Counter[str] = Counter()
         self.requests = 0
-        # Only this thread's calls: the evaluation runs on it, while a session fixture (the release
-        # worker polling its queue) may send requests from another thread meanwhile.
-        self._thread = threading.get_ident()
+        # Only the calls of this test's code: made on this thread or on the threads that run its
+        # reads side by side in a copy of its context (chalicelib.parallel), while a session fixture
+        # (the release worker polling its queue) may send requests from another thread meanwhile.
+        _COUNTING.set(id(self))
         for client in clients:
             client.meta.events.register(
                 "before-call.*.*", self._on_call, unique_id=f"health-cost-{id(client.meta.events)}"
@@ -38,13 +40,16 @@ class AwsCalls:
         original = botocore.endpoint.Endpoint.make_request
 
         def counting(endpoint, *args, **kwargs):
-            self.requests += threading.get_ident() == self._thread
+            self.requests += self._mine()
             return original(endpoint, *args, **kwargs)
 
         monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", counting)
 
+    def _mine(self) -> bool:
+        return _COUNTING.get() == id(self)
+
     def _on_call(self, model, **_):
-        if threading.get_ident() != self._thread:
+        if not self._mine():
             return
         self.by_operation[f"{model.service_model.service_name}:{model.name}"] += 1
 
