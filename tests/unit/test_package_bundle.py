@@ -114,7 +114,7 @@ def test_the_handlers_and_every_deferred_module_import_from_the_bundle_on_the_ru
         if r["Type"] == "AWS::Serverless::Function"
     )
     assert "app" in handlers and "evaluate_health" in handlers
-    task, _ = unpack(packaged / "deployment.zip", tmp_path / "task")  # read-only, as /var/task is
+    task = unpack(packaged / "deployment.zip", tmp_path / "task")  # read-only, as /var/task is
     runtime = runtime_dir(tmp_path)  # boto3 as the runtime provides it
     shipped = sorted(task.rglob("*.pyc"))
     try:
