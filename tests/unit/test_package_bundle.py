@@ -1,8 +1,9 @@
 """The Lambda bundle as `make package` builds it (out/deployment.zip): what a fast cold start needs
 in it, and nothing that does not belong there (README, "Cold start"; bench/coldstart.py times it).
 
-Slow: the `packaged` fixture (tests/conftest.py) builds the bundle, once per session, shared with
-tests/infra/test_package.py.
+The tests of the built bundle are slow: the `packaged` fixture (tests/conftest.py) builds it, once
+per session, shared with tests/infra/test_package.py. The packager's own steps are tested fast, on a
+small zip, at the end.
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ from pathlib import Path
 import pytest
 
 from bench.coldstart import lambda_env, runtime_dir, unpack, writable
-from postlaunch.package import RUNTIME_PROVIDED, dist_name, interpreter_runtime, runtime_of
+from postlaunch.package import (
+    RUNTIME_PROVIDED,
+    PackageError,
+    dist_name,
+    finish_bundle,
+    interpreter_runtime,
+    runtime_of,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,7 @@ def pyc_flags(data: bytes) -> int:
     return int.from_bytes(data[4:8], "little")
 
 
+@pytest.mark.slow
 def test_every_module_ships_with_unchecked_hash_bytecode_for_the_runtime(packaged, bundle):
     names = set(bundle.namelist())
     sources = sorted(n for n in names if n.endswith(".py"))
@@ -68,6 +75,7 @@ def import_names(dist: str) -> set[str]:
     return {f.parts[0].removesuffix(".py") for f in files if f.parts[0] not in ("..", "__pycache__")}
 
 
+@pytest.mark.slow
 def test_the_bundle_holds_no_dev_tools_and_not_the_runtimes_own_packages(bundle):
     top = {n.split("/")[0].removesuffix(".py") for n in bundle.namelist()}
     dists = {dist_name(n) for n in top if n.endswith(".dist-info")}
@@ -104,6 +112,7 @@ print(json.dumps({"missing": missing, "deferred": deferred, "boto3": boto3.__fil
 """
 
 
+@pytest.mark.slow
 def test_the_handlers_and_every_deferred_module_import_from_the_bundle_on_the_runtimes_boto3(
     packaged, bundle, tmp_path
 ):
@@ -140,3 +149,58 @@ def test_the_handlers_and_every_deferred_module_import_from_the_bundle_on_the_ru
         assert sorted(task.rglob("*.pyc")) == shipped  # the bytecode used is what shipped
     finally:
         writable(tmp_path)
+
+
+# ---- the packager's steps, on a small zip
+
+
+def small_bundle(path: Path) -> Path:
+    record = "botocore/__init__.py,sha256=x,1\nbotocore/data/x.json,,\nbotocore-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("app.py", "from chalicelib import service\n")
+        out.writestr("chalicelib/__init__.py", "")
+        out.writestr("chalicelib/service.py", "ANSWER = 42\n")
+        out.writestr("chalicelib/static/page.html", "<p>not a module</p>")
+        out.writestr("pydantic_core-2.0.dist-info/RECORD", "pydantic_core/__init__.py,,\n")
+        out.writestr("pydantic_core/__init__.py", "")
+        out.writestr("broken.py", "def (:\n")  # some packages ship files that do not compile
+        out.writestr("botocore/__init__.py", "")
+        out.writestr("botocore/data/x.json", "{}")
+        out.writestr("botocore-1.0.dist-info/RECORD", record)
+        out.writestr("botocore-1.0.dist-info/METADATA", "Name: botocore\n")
+    return path
+
+
+def test_finishing_drops_the_runtimes_packages_by_their_record_and_adds_unchecked_bytecode(tmp_path):
+    path = small_bundle(tmp_path / "deployment.zip")
+    done = finish_bundle(path, interpreter_runtime())
+    names = set(zipfile.ZipFile(path).namelist())
+    assert done.dropped == ["botocore-1.0"] and not any(n.startswith("botocore") for n in names)
+    assert done.compiled == 4 and importlib.util.cache_from_source("broken.py") not in names
+    for module in ("app.py", "chalicelib/service.py", "pydantic_core/__init__.py"):
+        data = zipfile.ZipFile(path).read(importlib.util.cache_from_source(module))
+        assert data[:4] == importlib.util.MAGIC_NUMBER and pyc_flags(data) == 0b01
+    assert {"chalicelib/static/page.html", "pydantic_core-2.0.dist-info/RECORD", "broken.py"} <= names
+
+
+def test_finishing_keeps_whatever_it_is_not_asked_to_drop(tmp_path):
+    path = small_bundle(tmp_path / "deployment.zip")
+    assert finish_bundle(path, interpreter_runtime(), drop=frozenset()).dropped == []
+    assert "botocore/data/x.json" in zipfile.ZipFile(path).namelist()
+
+
+def test_bytecode_for_another_python_than_the_runtime_is_refused(tmp_path):
+    path = small_bundle(tmp_path / "deployment.zip")
+    with pytest.raises(PackageError, match="python3.99"):
+        finish_bundle(path, "python3.99")
+    assert "botocore/__init__.py" in zipfile.ZipFile(path).namelist()  # left as it was
+
+
+def test_the_functions_must_share_one_runtime():
+    def function(runtime: str) -> dict:
+        return {"Type": "AWS::Serverless::Function", "Properties": {"Runtime": runtime}}
+
+    same = {"A": function("python3.11"), "B": function("python3.11")}
+    assert runtime_of({"Resources": same}) == "python3.11"
+    with pytest.raises(PackageError, match="one Python runtime"):
+        runtime_of({"Resources": {"A": function("python3.11"), "B": function("python3.12")}})
