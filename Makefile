@@ -34,10 +34,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+## make bench: the benchmarks (bench/); the cold-start one packages the bundle, so the dashboard first
+bench: $(STAMP) dashboard
 	$(BIN)/python -m bench
 
-## make package: out/deployment.zip + out/sam.json for CloudFormation (PACKAGE_STAGE=prod; README "Deploy to AWS")
+## make package: out/deployment.zip + out/sam.json for CloudFormation (PACKAGE_STAGE=prod; README "Deploy to AWS");
+## the bundle ships bytecode and leaves boto3/botocore to the Lambda runtime (README "Cold start")
 PACKAGE_STAGE ?= prod
 package: $(STAMP) dashboard
 	$(BIN)/python -m postlaunch.package --stage $(PACKAGE_STAGE) --out out

@@ -1,37 +1,42 @@
-"""Routes and scheduled handlers only; each is a few lines over chalicelib."""
+"""Routes and scheduled handlers only; each is a few lines over chalicelib.
+
+Every Lambda function of the app imports this module on its cold start, so it imports only what the
+liveness probe needs; each route and handler imports its services and request models on first use
+(chalicelib.lazy; README, "Cold start").
+"""
 
 from chalice import Chalice, Cron, Rate, Response
 
-from chalicelib import dashboard
-from chalicelib.alerts import alarms, delivery
-from chalicelib.alerts import rules as alert_rules
-from chalicelib.alerts import service as alerts
 from chalicelib.auth import Role
 from chalicelib.config import get_settings
 from chalicelib.errors import DomainError
-from chalicelib.feedback import service as feedback
-from chalicelib.health import ingest, slo
-from chalicelib.health import service as health
-from chalicelib.issues import service as issues
-from chalicelib.phase2 import service as phase2
-from chalicelib.releases import service as releases
-from chalicelib.releases import worker as release_worker_steps
-from chalicelib.reports import delivery as report_delivery
-from chalicelib.reports import report as reports
-from chalicelib.schemas.alerts import AlertListQuery, AlertResolve, SilenceCreate, SilenceListQuery
-from chalicelib.schemas.feedback import (
-    FeedbackCreate,
-    FeedbackListQuery,
-    FeedbackSummaryQuery,
-    FeedbackUpdate,
-)
-from chalicelib.schemas.health import HealthQuery, HistoryQuery, SloQuery
-from chalicelib.schemas.issues import IssueCreate, IssueFromFeedback, IssueListQuery, IssueUpdate
-from chalicelib.schemas.metrics import MetricsBatch
-from chalicelib.schemas.phase2 import Phase2Query
-from chalicelib.schemas.releases import ReleaseCreate, ReleaseListQuery
-from chalicelib.schemas.reports import ReportQuery
+from chalicelib.lazy import lazy
 from chalicelib.web import Api, Call, error_response, json_response
+
+alarms = lazy("chalicelib.alerts.alarms")
+alert_rules = lazy("chalicelib.alerts.rules")
+alerts = lazy("chalicelib.alerts.service")
+dashboard = lazy("chalicelib.dashboard")
+delivery = lazy("chalicelib.alerts.delivery")
+feedback = lazy("chalicelib.feedback.service")
+health = lazy("chalicelib.health.service")
+ingest = lazy("chalicelib.health.ingest")
+issues = lazy("chalicelib.issues.service")
+phase2 = lazy("chalicelib.phase2.service")
+release_worker_steps = lazy("chalicelib.releases.worker")
+releases = lazy("chalicelib.releases.service")
+report_delivery = lazy("chalicelib.reports.delivery")
+reports = lazy("chalicelib.reports.report")
+slo = lazy("chalicelib.health.slo")
+# The request models of each route.
+alert_schemas = lazy("chalicelib.schemas.alerts")
+feedback_schemas = lazy("chalicelib.schemas.feedback")
+health_schemas = lazy("chalicelib.schemas.health")
+issue_schemas = lazy("chalicelib.schemas.issues")
+metric_schemas = lazy("chalicelib.schemas.metrics")
+phase2_schemas = lazy("chalicelib.schemas.phase2")
+release_schemas = lazy("chalicelib.schemas.releases")
+report_schemas = lazy("chalicelib.schemas.reports")
 
 app = Chalice(app_name="post-launch-monitor")
 api = Api(app)
@@ -65,7 +70,7 @@ def _item_headers(record: dict, replayed: bool | None = None) -> dict:
 @api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
 def submit_feedback(call: Call):
     """Submit feedback; 201 with the stored (redacted) record. Idempotency-Key makes retries safe."""
-    body, key = call.body(FeedbackCreate), call.header("Idempotency-Key")
+    body, key = call.body(feedback_schemas.FeedbackCreate), call.header("Idempotency-Key")
     record, replayed = feedback.submit_feedback(call.principal, body, key, settings=call.settings)
     return json_response(record, 201, _item_headers(record, replayed))
 
@@ -74,14 +79,16 @@ def submit_feedback(call: Call):
 @api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
 def list_feedback(call: Call):
     """Feedback newest first, filtered, cursor-paginated; staff see their own workspace."""
-    return feedback.list_feedback(call.principal, call.params(FeedbackListQuery), settings=call.settings)
+    return feedback.list_feedback(
+        call.principal, call.params(feedback_schemas.FeedbackListQuery), settings=call.settings
+    )
 
 
 @app.route(FEEDBACK + "/summary", methods=["GET"])
 @api.endpoint(Role.STAFF, Role.ENGINEER, Role.ADMIN)
 def feedback_summary(call: Call):
     """Volume, distributions, ratings and their trend, resolution times over a date window."""
-    query = call.params(FeedbackSummaryQuery)
+    query = call.params(feedback_schemas.FeedbackSummaryQuery)
     return feedback.feedback_summary(call.principal, query, settings=call.settings)
 
 
@@ -96,7 +103,7 @@ def get_feedback(call: Call, feedback_id: str):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def update_feedback(call: Call, feedback_id: str):
     """Triage: status, assignee, resolution. If-Match (or body version) guards against lost updates."""
-    change, if_match = call.body(FeedbackUpdate), call.header("If-Match")
+    change, if_match = call.body(feedback_schemas.FeedbackUpdate), call.header("If-Match")
     record = feedback.update_feedback(call.principal, feedback_id, change, if_match, settings=call.settings)
     return json_response(record, 200, _item_headers(record))
 
@@ -114,7 +121,7 @@ HEALTH = "/api/monitoring/system-health"
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def system_health(call: Call):
     """Score, band, deductions and inputs; from the latest snapshot while fresh (?refresh=true: anew)."""
-    query = call.params(HealthQuery)
+    query = call.params(health_schemas.HealthQuery)
     return health.current_health(verbose=query.verbose, refresh=query.refresh, settings=call.settings)
 
 
@@ -122,14 +129,14 @@ def system_health(call: Call):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def system_health_history(call: Call):
     """The stored health series between ?start= and ?end= (default: the last 24 h), paginated."""
-    return health.health_history(call.params(HistoryQuery), settings=call.settings)
+    return health.health_history(call.params(health_schemas.HistoryQuery), settings=call.settings)
 
 
 @app.route(HEALTH + "/slo", methods=["GET"])
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def system_health_slo(call: Call):
     """30-day uptime, availability and latency SLOs: error budget left, multi-window burn rates."""
-    call.params(SloQuery)
+    call.params(health_schemas.SloQuery)
     return slo.slo_report(settings=call.settings)
 
 
@@ -137,7 +144,7 @@ def system_health_slo(call: Call):
 @api.endpoint(Role.ENGINEER, Role.ADMIN, Role.INGEST)
 def ingest_metrics(call: Call):
     """Patient Engagement metrics from a producer outside AWS, written to CloudWatch."""
-    batch, key = call.body(MetricsBatch), call.header("Idempotency-Key")
+    batch, key = call.body(metric_schemas.MetricsBatch), call.header("Idempotency-Key")
     result, replayed = ingest.ingest_metrics(
         batch, call.principal, idempotency_key=key, settings=call.settings
     )
@@ -169,7 +176,7 @@ SILENCES = "/api/monitoring/silences"
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def list_alerts(call: Call):
     """Alerts newest first: active ones by default (?state=all for every state), filtered, paginated."""
-    return alerts.list_alerts(call.params(AlertListQuery), settings=call.settings)
+    return alerts.list_alerts(call.params(alert_schemas.AlertListQuery), settings=call.settings)
 
 
 @app.route(ALERTS + "/{alert_id}", methods=["GET"])
@@ -189,21 +196,25 @@ def acknowledge_alert(call: Call, alert_id: str):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def resolve_alert(call: Call, alert_id: str):
     """Resolve by hand, with a reason."""
-    return alerts.resolve(alert_id, call.principal.sub, call.body(AlertResolve), settings=call.settings)
+    return alerts.resolve(
+        alert_id, call.principal.sub, call.body(alert_schemas.AlertResolve), settings=call.settings
+    )
 
 
 @app.route(SILENCES, methods=["GET"])
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def list_silences(call: Call):
     """The silences in force (?state=all: every silence, newest first, paginated)."""
-    return alerts.list_silences(call.params(SilenceListQuery), settings=call.settings)
+    return alerts.list_silences(call.params(alert_schemas.SilenceListQuery), settings=call.settings)
 
 
 @app.route(SILENCES, methods=["POST"])
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def create_silence(call: Call):
     """Stop notifications for the alerts the matchers select, until endsAt or until an alert resolves."""
-    record = alerts.create_silence(call.body(SilenceCreate), call.principal.sub, settings=call.settings)
+    record = alerts.create_silence(
+        call.body(alert_schemas.SilenceCreate), call.principal.sub, settings=call.settings
+    )
     return json_response(record, 201, {"Location": f"{SILENCES}/{record['id']}"})
 
 
@@ -272,7 +283,7 @@ def _issue_headers(record: dict, created: bool = False) -> dict:
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def create_issue(call: Call):
     """A new BUG-### issue (open); feedbackIds links those items both ways."""
-    record = issues.create_issue(call.principal, call.body(IssueCreate), settings=call.settings)
+    record = issues.create_issue(call.principal, call.body(issue_schemas.IssueCreate), settings=call.settings)
     return json_response(record, 201, _issue_headers(record, created=True))
 
 
@@ -280,7 +291,7 @@ def create_issue(call: Call):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def list_issues(call: Call):
     """Issues newest first, filtered by severity, status, featureArea; cursor-paginated."""
-    return issues.list_issues(call.params(IssueListQuery), settings=call.settings)
+    return issues.list_issues(call.params(issue_schemas.IssueListQuery), settings=call.settings)
 
 
 @app.route(ISSUES + "/{issue_id}", methods=["GET"])
@@ -294,7 +305,7 @@ def get_issue(call: Call, issue_id: str):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def update_issue(call: Call, issue_id: str):
     """Edit and move along the lifecycle; If-Match (or body version) guards against lost updates."""
-    change, if_match = call.body(IssueUpdate), call.header("If-Match")
+    change, if_match = call.body(issue_schemas.IssueUpdate), call.header("If-Match")
     record = issues.update_issue(call.principal, issue_id, change, if_match, settings=call.settings)
     return json_response(record, 200, _issue_headers(record))
 
@@ -303,7 +314,7 @@ def update_issue(call: Call, issue_id: str):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def issue_from_feedback(call: Call, feedback_id: str):
     """An issue from a feedback item (201), or the item joined to an existing issue (200)."""
-    body = call.body(IssueFromFeedback) if call.request.raw_body else None
+    body = call.body(issue_schemas.IssueFromFeedback) if call.request.raw_body else None
     record, created = issues.issue_from_feedback(call.principal, feedback_id, body, settings=call.settings)
     return json_response(record, 201 if created else 200, _issue_headers(record, created=created))
 
@@ -317,7 +328,7 @@ RELEASES = "/api/releases"
 def create_release(call: Call):
     """A planned release of fixed issues (201); dryRun: the checks and the plan only (200, no writes)."""
     record = releases.create_from_request(
-        call.body(ReleaseCreate), actor=call.principal.sub, settings=call.settings
+        call.body(release_schemas.ReleaseCreate), actor=call.principal.sub, settings=call.settings
     )
     if record.get("dryRun"):
         return json_response(record, 200)
@@ -328,7 +339,7 @@ def create_release(call: Call):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def list_releases(call: Call):
     """Releases newest first (?status=), cursor-paginated."""
-    return releases.list_releases(call.params(ReleaseListQuery), settings=call.settings)
+    return releases.list_releases(call.params(release_schemas.ReleaseListQuery), settings=call.settings)
 
 
 @app.route(RELEASES + "/{version}", methods=["GET"])
@@ -356,7 +367,7 @@ def release_worker(event):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def phase2_plan(call: Call):
     """Feature requests and usability feedback grouped, scored with the prioritization framework, ranked."""
-    return phase2.phase2_plan(call.params(Phase2Query), settings=call.settings)
+    return phase2.phase2_plan(call.params(phase2_schemas.Phase2Query), settings=call.settings)
 
 
 # ---- reports: api
@@ -364,7 +375,7 @@ def phase2_plan(call: Call):
 @api.endpoint(Role.ENGINEER, Role.ADMIN)
 def monitoring_report(call: Call):
     """Executive summary, health, feedback, alerts, releases, success metrics and ROI of a period."""
-    query = call.params(ReportQuery)
+    query = call.params(report_schemas.ReportQuery)
     return reports.build_report(
         query.start, query.end, workspace_id=query.workspace_id, settings=call.settings
     )

@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import jwt
-
 from chalicelib.config import LOCAL_STAGE, Settings
 from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.lazy import lazy
 from chalicelib.observability import logger
+
+# PyJWT imports cryptography (RS256): tens of milliseconds of a cold start that the liveness probe
+# does not need. The first token verified imports it.
+jwt = lazy("jwt")
 
 # Identity values are stored (userId, workspaceId, history `by`), so their size is bounded here:
 # OpenID Connect caps `sub` at 255 characters; workspace ids share the query parameter's limit.

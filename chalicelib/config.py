@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from chalicelib.schemas.feedback import FeatureArea
+from chalicelib.schemas.vocabulary import FeatureArea
 
 LOCAL_STAGE = "local"
 LOCAL_ISSUER = "post-launch-monitor-local"

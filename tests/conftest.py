@@ -4,15 +4,18 @@ from infra/template.json, and reach the API over HTTP through `chalice local`.""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
 
-from postlaunch.localstack import ChaliceLocal, LocalAws, client, provision
+from postlaunch.localstack import ROOT, ChaliceLocal, LocalAws, client, provision
 
 # Requests schemathesis generated and sent (tests/integration/test_openapi_fuzz.py), counted by
 # role and by answer status; they are not pytest items, so the count is printed in the summary.
@@ -147,3 +150,27 @@ def release_worker(stack: Stack) -> Iterator[object]:
     finally:
         stopping.set()
         thread.join(timeout=10)
+
+
+# ---- the deployable artefact
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory) -> Path:
+    """out/ as `make package` builds it (deployment.zip, sam.json), once per session: the slow
+    tests of tests/infra/test_package.py and tests/unit/test_package_bundle.py share it."""
+    from tests.dashboard_helpers import build_dashboard
+
+    build_dashboard()  # what `make package` builds first
+    out = tmp_path_factory.mktemp("package")
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    # What `make package` runs.
+    result = subprocess.run(
+        [sys.executable, "-m", "postlaunch.package", "--stage", "prod", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out

@@ -7,7 +7,7 @@ aliases, so a 400 body says `featureArea`, not `feature_area`. Unknown fields ar
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -25,18 +25,16 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.errors import FieldError, ValidationFailed
 from chalicelib.schemas.instants import EndInstant, Instant
-
-CATEGORIES = ("bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback")
-SEVERITIES = ("low", "medium", "high", "critical")
-FEATURE_AREAS = ("appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general")
-STATUSES = ("new", "acknowledged", "in_progress", "resolved", "closed")
-
-Category = Literal[
-    "bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback"
-]
-Severity = Literal["low", "medium", "high", "critical"]
-FeatureArea = Literal["appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general"]
-Status = Literal["new", "acknowledged", "in_progress", "resolved", "closed"]
+from chalicelib.schemas.vocabulary import (  # noqa: F401  (the feedback vocabulary, named here too)
+    CATEGORIES,
+    FEATURE_AREAS,
+    SEVERITIES,
+    STATUSES,
+    Category,
+    FeatureArea,
+    Severity,
+    Status,
+)
 
 
 def _integral(value: Any) -> Any:

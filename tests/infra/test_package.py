@@ -2,13 +2,13 @@
 the state machine's ASL file inlined, then `chalice package --merge-template`), linted by cfn-lint.
 
 Slow (it builds the Lambda bundle from requirements.txt with manylinux wheels), so marked; `make test`
-runs it, `make test-fast` skips it.
+runs it, `make test-fast` skips it. The `packaged` fixture (tests/conftest.py) builds it once per
+session; tests/unit/test_package_bundle.py checks the bundle's contents.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,27 +17,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory) -> Path:
-    from tests.dashboard_helpers import build_dashboard
-
-    build_dashboard()  # what `make package` builds first
-    out = tmp_path_factory.mktemp("package")
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    env.pop("AWS_ENDPOINT_URL", None)
-    # What `make package` runs.
-    result = subprocess.run(
-        [sys.executable, "-m", "postlaunch.package", "--stage", "prod", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out
 
 
 @pytest.mark.slow
@@ -69,7 +48,8 @@ def test_bundle_holds_only_what_requirements_txt_names(packaged):
     names = zipfile.ZipFile(packaged / "deployment.zip").namelist()
     top = {n.split("/")[0] for n in names}
     assert "app.py" in top and "chalicelib" in top
-    # (Chalice adds its own small runtime package to every bundle; botocore comes with PynamoDB.)
+    # (Chalice adds its own small runtime package to every bundle; boto3 and botocore are the Lambda
+    # runtime's: tests/unit/test_package_bundle.py.)
     assert not {"moto", "pytest", "postlaunch", "tests", "rich", "click", "awscli"} & top
     assert {"pynamodb", "pydantic", "jwt", "aws_lambda_powertools"} <= top
     assert "snowballstemmer" in top  # the Phase 2 plan groups titles by word stems

@@ -64,8 +64,15 @@ class AwsCalls:
 
 def model_clients():
     """The botocore client of every PynamoDB model (one per model class)."""
-    import app  # noqa: F401  (imports every model, so none is created after the hooks are set)
+    import importlib
+    import pkgutil
+
+    import chalicelib.store
     from chalicelib.store.base import _MODELS
+
+    # Every model, so none is created after the hooks are set (app.py imports them on first use).
+    for module in pkgutil.iter_modules(chalicelib.store.__path__, "chalicelib.store."):
+        importlib.import_module(module.name)
 
     return [model._get_connection().connection.client for model in _MODELS]
 
