@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import resource
 import statistics
@@ -523,10 +524,14 @@ def main() -> None:
         "--quick", action="store_true", help="100 and 1,000 items instead of 1,000 and 100,000"
     )
     parser.add_argument("--large", type=int, help="feedback items of the large table (default 100,000)")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     with local_context(args.quick) as ctx:
         ctx.scale_large = args.large
-        run(ctx)
+        figures = run(ctx)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=2)
 
 
 if __name__ == "__main__":
