@@ -181,7 +181,7 @@ def alert_records(
     records = []
     for i, at in enumerate(_spread(n, first_day, last_day, as_of)):
         condition = Condition(
-            "ApiErrorRate" if i % 2 else "ApiLatency",
+            "BenchScaleProbe",
             ("critical", "error", "warning", "info")[i % 4],
             f"Benchmark condition {i}",
             {"probe": f"scale-{as_of:%Y}-{first_day}-{i}"},
@@ -241,9 +241,13 @@ class Layout:
         }
 
 
-def load_base(n: int, settings, report: dict, summary: dict, as_of: datetime = AS_OF) -> dict[str, Any]:
+def load_base(
+    n: int, settings, report: dict, summary: dict, as_of: datetime = AS_OF, keep_open: bool = True
+) -> dict[str, Any]:
     """The n-item table: 60% of the feedback in the 30 days before as_of (the summary's and the
-    report's window), the rest over the year before; alerts, evaluations and releases likewise."""
+    report's window), the rest over the year before; alerts, evaluations and releases likewise.
+    The recent high and critical feedback stays open and a quarter of the recent alerts firing,
+    unless not `keep_open` (a test sharing its tables with others leaves no open problem behind)."""
     from chalicelib.store import alerts as alert_store
     from chalicelib.store import feedback as feedback_store
     from chalicelib.store import health as health_store
@@ -252,12 +256,12 @@ def load_base(n: int, settings, report: dict, summary: dict, as_of: datetime = A
     counts = Layout(n).counts()
     parts = ((0, 30), (30, 366))  # (first day, last day) back from as_of: the recent part, the older
     recent = round(n * 0.6)
-    for (first, last), size, resolve in zip(parts, (recent, n - recent), (False, True), strict=True):
+    for (first, last), size, resolve in zip(parts, (recent, n - recent), (not keep_open, True), strict=True):
         feedback_store.batch_put(feedback_records(size, first, last, resolve, as_of))
     alerts, evaluations, releases = counts["alerts"], counts["healthItems"] // 2, counts["releases"]
     for (first, last), share in zip(parts, (0.75, 0.25), strict=True):
         size = round(alerts * share)
-        active = alerts // 4 if first == 0 else 0
+        active = alerts // 4 if first == 0 and keep_open else 0
         alert_store.batch_put(alert_records(size, first, last, active, settings, as_of))
         size = round(evaluations * (0.6 if first == 0 else 0.4))
         health_store.batch_put(health_items(size, first, last, report, summary, settings, as_of))
