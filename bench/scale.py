@@ -7,12 +7,14 @@ BatchWriteItem, the items built by the capabilities' own record builders and the
 so they are shaped exactly as the API writes them.
 
 For each read: DynamoDB items read (ScannedCount of each Query, what DynamoDB bills, summed), AWS
-calls, and time, split into the time spent waiting for AWS and the rest (our code). moto answers a
-Query by sorting every item of the table (DynamoDB reads only the partition's key range), so the
-AWS part of the time grows with the table locally whatever the request reads: the ratios that speak
-for the code are items read and our own time.
+calls, wall time, the time spent waiting for AWS, and our time (the calling thread's CPU time).
+moto answers a Query by sorting every item of the table (DynamoDB reads only the partition's key
+range), so the AWS part of the time grows with the table locally whatever the request reads: the
+ratios that speak for the code are items read and our own time.
 
-Run alone: `python -m bench.scale [--quick]` (its own moto); `make bench` runs it with the others.
+`run(ctx)` uses ctx.settings, and ctx.quick (100 and 1,000 items) and ctx.scale_large (the large
+size) when present. Run alone: `python -m bench.scale [--quick] [--large N] [--json PATH]` (its
+own moto). The full size takes about 10 minutes on a shared 2-core machine (README).
 """
 
 from __future__ import annotations
