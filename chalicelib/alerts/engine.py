@@ -29,7 +29,8 @@ def _now(now: datetime | None) -> datetime:
     return now or utcnow()
 
 
-def _new_record(condition: Condition, now: datetime, settings: Settings) -> dict[str, Any]:
+def new_record(condition: Condition, now: datetime, settings: Settings) -> dict[str, Any]:
+    """A new firing alert of `condition` seen at `now`, as the store writes it (fire; bulk loaders)."""
     seen = iso(now)
     return {
         "id": str(uuid.uuid4()),
@@ -65,7 +66,7 @@ def fire(
         current = store.get_active(condition.fingerprint)
         if current is None:
             try:
-                return store.create_active(_new_record(condition, moment, settings)), "new"
+                return store.create_active(new_record(condition, moment, settings)), "new"
             except store.ActiveAlertExists:
                 continue  # a concurrent evaluation created it: count this sighting on that one
         changes = {"summary": condition.summary, "value": condition.value, "threshold": condition.threshold}
@@ -109,7 +110,8 @@ def apply_evaluation(
     }
 
 
-def _resolution(actor: str, reason: str, moment: datetime) -> dict[str, Any]:
+def resolution_fields(actor: str, reason: str, moment: datetime) -> dict[str, Any]:
+    """The fields resolving an alert sets (resolve, a cleared condition; bulk loaders)."""
     at = iso(moment)
     return {
         "state": "resolved",
@@ -126,7 +128,9 @@ def _resolve_cleared(
 ) -> dict[str, Any] | None:
     for _ in range(_RETRIES):
         try:
-            return store.update(alert["id"], alert["version"], _resolution(actor, CONDITION_CLEARED, moment))
+            return store.update(
+                alert["id"], alert["version"], resolution_fields(actor, CONDITION_CLEARED, moment)
+            )
         except Conflict:
             alert = store.get(alert["id"])
             if alert is None or alert["state"] not in ACTIVE_STATES:
@@ -193,7 +197,7 @@ def resolve(
         raise InvalidTransition(
             "The alert is already resolved.", details={"from": alert["state"], "to": "resolved"}
         )
-    return store.update(alert_id, alert["version"], _resolution(actor, reason.strip(), _now(now)))
+    return store.update(alert_id, alert["version"], resolution_fields(actor, reason.strip(), _now(now)))
 
 
 def mark_overdue(now: datetime | None = None, settings: Settings | None = None) -> list[dict[str, Any]]:

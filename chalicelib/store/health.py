@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -88,6 +89,38 @@ class Snapshot:
     report: dict[str, Any]
 
 
+def snapshot_items(
+    at: datetime,
+    report: dict[str, Any],
+    summary: dict[str, Any],
+    *,
+    backfilled: bool = False,
+    settings: Settings | None = None,
+) -> tuple[HealthItem, HealthItem]:
+    """The two items one evaluation stores (snapshot, summary point), as save_snapshot writes them."""
+    settings = bind_models(settings)
+    key = at_key(at)
+    expires = at.astimezone(UTC) + timedelta(days=settings.health_retention_days)
+    common = {"expiresAt": expires, "backfilled": 1 if backfilled else None}
+    snapshot = HealthItem(SNAPSHOT_SERIES, key, payload=json.dumps(report, separators=(",", ":")), **common)
+    point = HealthItem(SUMMARY_SERIES, key, **{**summary, **common})
+    return snapshot, point
+
+
+def batch_put(items: Iterable[HealthItem]) -> int:
+    """BatchWriteItem, 25 a call, unprocessed items retried by PynamoDB: one evaluation's pair, or a
+    bulk load (benchmarks) of many."""
+    count = 0
+    try:
+        with HealthItem.batch_write() as batch:
+            for item in items:
+                batch.save(item)
+                count += 1
+    except PynamoDBException as exc:
+        raise table_error(exc, "store the health snapshot") from exc
+    return count
+
+
 def save_snapshot(
     at: datetime,
     report: dict[str, Any],
@@ -97,19 +130,8 @@ def save_snapshot(
     settings: Settings | None = None,
 ) -> str:
     """Store one evaluation (snapshot + summary) in one BatchWriteItem; returns the `at` key."""
-    settings = bind_models(settings)
-    key = at_key(at)
-    expires = at.astimezone(UTC) + timedelta(days=settings.health_retention_days)
-    common = {"expiresAt": expires, "backfilled": 1 if backfilled else None}
-    snapshot = HealthItem(SNAPSHOT_SERIES, key, payload=json.dumps(report, separators=(",", ":")), **common)
-    point = HealthItem(SUMMARY_SERIES, key, **{**summary, **common})
-    try:
-        with HealthItem.batch_write() as batch:  # retries unprocessed items itself
-            batch.save(snapshot)
-            batch.save(point)
-    except PynamoDBException as exc:
-        raise table_error(exc, "store the health snapshot") from exc
-    return key
+    batch_put(snapshot_items(at, report, summary, backfilled=backfilled, settings=settings))
+    return at_key(at)
 
 
 def latest_snapshot(settings: Settings | None = None, before: datetime | None = None) -> Snapshot | None:

@@ -251,6 +251,22 @@ def created_between(
     return [to_record(item) for item in items[:limit]], len(items) > limit
 
 
+def batch_put(records: Iterable[Mapping[str, Any]], settings: Settings | None = None) -> int:
+    """Bulk load (benchmarks, demo data): the release items alone, BatchWriteItem, 25 a call, no
+    conditions; the issue links and the highest-version meta item that create_release writes with
+    them are the caller's to keep consistent (a loader, not a request path)."""
+    bind_models(settings)
+    count = 0
+    try:
+        with ReleaseItem.batch_write() as batch:
+            for record in records:
+                batch.save(_model(record))
+                count += 1
+    except PynamoDBException as exc:
+        raise table_error(exc, "store the release batch") from exc
+    return count
+
+
 # ---------------------------------------------------------------- create (one transaction)
 
 
