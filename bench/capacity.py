@@ -1,0 +1,509 @@
+"""Per-invocation CPU time of each route's handler, our code alone (section 5 of issue 10).
+
+Each route is invoked in this process the way Lambda invokes the API function: Chalice's app object
+called with an API Gateway proxy event (built once, outside the timing, by Chalice's own
+LambdaEventConverter, the one `chalice local` uses). The AWS answers are recorded once against the
+moto server, then replayed from the recording, so the time measured is ours: routing, auth, pydantic,
+the domain code, PynamoDB and botocore serialising, signing and parsing, logging and EMF. moto runs
+in this process too (the bench's LocalAws), so without the replay its CPU would be counted as ours.
+
+Recording and replay sit on botocore's Endpoint, below every client (PynamoDB's own included):
+`_do_get_response` notes which operation a thread is sending, `_send` (the HTTP send, after the
+`before-send` event) records the answer or hands back the recorded one. A replayed answer is matched
+by operation and request body when the body is the same as recorded, else by operation in recorded
+order (a new item's id, a timestamp): parsing costs the same either way. An invocation whose
+replayed status differs from the recorded one, or that leaves answers unused, is reported.
+
+`python -m bench.capacity [--quick]` runs it alone on its own local stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+API_FUNCTION_MEMORY_MB = 1024  # .chalice/config.json lambda_memory_size (tests/infra check it)
+FULL_VCPU_MB = 1769  # Lambda allots one full vCPU at 1,769 MB, and CPU in proportion below it
+
+
+# ---- recording and replaying AWS answers
+@dataclass
+class Answer:
+    operation: str  # "<service id>:<Operation>"
+    request_body: bytes
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Tape:
+    """The AWS answers of one invocation, in the order they came."""
+
+    answers: list[Answer] = field(default_factory=list)
+
+    @property
+    def operations(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for answer in self.answers:
+            counts[answer.operation] += 1
+        return dict(counts)
+
+
+class _Raw:
+    """What AWSResponse reads a body from (urllib3's response, for a recorded body)."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+_CURRENT = threading.local()
+_MODE: dict[str, Any] = {"tape": None, "replay": None}
+_LOCK = threading.Lock()
+_PATCHED = False
+
+
+def _body_bytes(request: Any) -> bytes:
+    body = request.body
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return b""  # a stream: not used by the routes measured here
+
+
+def _install() -> None:
+    """Wrap botocore's Endpoint once; the wrappers do nothing unless a tape is recording or playing."""
+    global _PATCHED
+    if _PATCHED:
+        return
+    import botocore.endpoint
+
+    endpoint = botocore.endpoint.Endpoint
+    do_get, send = endpoint._do_get_response, endpoint._send
+
+    def do_get_response(self, request, operation_model, context):  # type: ignore[no-untyped-def]
+        service = operation_model.service_model.service_id.hyphenize()
+        _CURRENT.operation = f"{service}:{operation_model.name}"
+        return do_get(self, request, operation_model, context)
+
+    def send_or_replay(self, request):  # type: ignore[no-untyped-def]
+        replay = _MODE["replay"]
+        operation = getattr(_CURRENT, "operation", "?")
+        if replay is not None:
+            return replay.answer(operation, _body_bytes(request), request.url)
+        response = send(self, request)
+        tape = _MODE["tape"]
+        if tape is not None:
+            answer = Answer(
+                operation,
+                _body_bytes(request),
+                response.status_code,
+                dict(response.headers),
+                response.content,
+            )
+            with _LOCK:
+                tape.answers.append(answer)
+        return response
+
+    endpoint._do_get_response = do_get_response
+    endpoint._send = send_or_replay
+    _PATCHED = True
+
+
+class _Replay:
+    def __init__(self, tape: Tape):
+        self.exact: dict[tuple[str, bytes], deque[Answer]] = defaultdict(deque)
+        self.ordered: dict[str, deque[Answer]] = defaultdict(deque)
+        for answer in tape.answers:
+            self.exact[(answer.operation, answer.request_body)].append(answer)
+            self.ordered[answer.operation].append(answer)
+        self.missing: list[str] = []
+
+    def answer(self, operation: str, request_body: bytes, url: str) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        with _LOCK:
+            queue = self.exact.get((operation, request_body))
+            found = queue.popleft() if queue else None
+            if found is not None:
+                self.ordered[operation].remove(found)
+            elif self.ordered[operation]:
+                found = self.ordered[operation].popleft()
+                self.exact[(found.operation, found.request_body)].remove(found)
+            else:
+                self.missing.append(operation)
+                raise RuntimeError(f"replay: no recorded answer left for {operation}")
+        return AWSResponse(url, found.status, found.headers, _Raw(found.body))
+
+    @property
+    def unused(self) -> int:
+        return sum(len(q) for q in self.ordered.values())
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[Tape]:
+    _install()
+    tape = Tape()
+    _MODE["tape"] = tape
+    try:
+        yield tape
+    finally:
+        _MODE["tape"] = None
+
+
+@contextlib.contextmanager
+def replaying(tape: Tape) -> Iterator[_Replay]:
+    _install()
+    replay = _Replay(tape)
+    _MODE["replay"] = replay
+    try:
+        yield replay
+    finally:
+        _MODE["replay"] = None
+
+
+# ---- invoking a route as Lambda does
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass
+class Route:
+    """One route of app.py, called as a client would: `request(state)` builds the call from what the
+    setup created (ids, tokens)."""
+
+    name: str
+    request: Callable[[dict[str, Any]], Request]
+
+
+class Invoker:
+    """app.py's Chalice app, called with API Gateway proxy events (as the Lambda runtime calls it)."""
+
+    def __init__(self) -> None:
+        from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
+
+        from postlaunch.devstack import load_app
+
+        self.app = load_app().app
+        self._converter = LambdaEventConverter(RouteMatcher(list(self.app.routes)))
+        self._context = LambdaContext
+        self._quiet = open(os.devnull, "w")  # noqa: SIM115 - for the life of the bench
+        self._quiet_logs()
+
+    def _quiet_logs(self) -> None:
+        """Log lines are written (their cost is real on Lambda too), to /dev/null, not the terminal."""
+        import logging
+
+        for handler in logging.getLogger("post-launch-monitor").handlers + logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.stderr):
+                handler.setStream(self._quiet)
+
+    def event(self, request: Request) -> dict[str, Any]:
+        headers = {"host": "bench.local", **request.headers}
+        event = self._converter.create_lambda_event(request.method, request.path, headers, request.body)
+        # API Gateway passes the body as text; LambdaEventConverter keeps the bytes it was given.
+        if isinstance(event.get("body"), bytes):
+            event["body"] = event["body"].decode()
+        return event
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        context = self._context("api_handler", API_FUNCTION_MEMORY_MB, max_runtime_ms=60_000)
+        with contextlib.redirect_stdout(self._quiet):  # EMF metrics are printed to stdout
+            return self.app(event, context)
+
+
+# ---- the routes and their data
+AS_OF = datetime.now(UTC).replace(microsecond=0)
+WORKSPACE = "ws-bench-capacity"
+FEEDBACK = {
+    "category": "bug_report",
+    "severity": "medium",
+    "title": "Reminder arrives twice",
+    "description": "The reminder for a recurring appointment is sent twice each morning.",
+    "featureArea": "reminders",
+    "browserInfo": "Chrome 118.0.0.0",
+    "satisfactionRating": 3,
+    "usabilityRating": 4,
+}
+
+
+def _json(method: str, path: str, token: str, body: dict[str, Any] | None = None, **headers: str) -> Request:
+    h = {"authorization": f"Bearer {token}", **headers}
+    if body is None:
+        return Request(method, path, h)
+    return Request(method, path, {**h, "content-type": "application/json"}, json.dumps(body).encode())
+
+
+def _window(days: int) -> str:
+    start = (AS_OF - timedelta(days=days - 1)).date().isoformat()
+    return f"startDate={start}&endDate={AS_OF.date().isoformat()}"
+
+
+ROUTES: list[Route] = [
+    Route("GET ping", lambda s: Request("GET", "/api/monitoring/ping", {})),
+    Route("GET whoami", lambda s: _json("GET", "/api/monitoring/whoami", s["staff"])),
+    Route(
+        "POST feedback",
+        lambda s: _json(
+            "POST", "/api/monitoring/feedback", s["staff"], FEEDBACK, **{"idempotency-key": str(uuid.uuid4())}
+        ),
+    ),
+    Route("GET feedback (list)", lambda s: _json("GET", "/api/monitoring/feedback?limit=25", s["staff"])),
+    Route(
+        "GET feedback/summary (7 d)",
+        lambda s: _json("GET", f"/api/monitoring/feedback/summary?{_window(7)}", s["staff"]),
+    ),
+    Route(
+        "GET feedback/summary (30 d)",
+        lambda s: _json("GET", f"/api/monitoring/feedback/summary?{_window(30)}", s["staff"]),
+    ),
+    Route(
+        "GET feedback/{id}",
+        lambda s: _json("GET", f"/api/monitoring/feedback/{s['feedback_id']}", s["staff"]),
+    ),
+    Route(
+        "PATCH feedback/{id}",
+        lambda s: _json(
+            "PATCH",
+            f"/api/monitoring/feedback/{s['feedback_id']}",
+            s["engineer"],
+            # A new assignee each time: an unchanged one would be answered without a write.
+            {"assignee": f"dana-{uuid.uuid4().hex[:8]}"},
+        ),
+    ),
+    Route("GET system-health", lambda s: _json("GET", "/api/monitoring/system-health", s["engineer"])),
+    Route(
+        "GET system-health/history",
+        lambda s: _json("GET", "/api/monitoring/system-health/history", s["engineer"]),
+    ),
+    Route(
+        "GET system-health/slo", lambda s: _json("GET", "/api/monitoring/system-health/slo", s["engineer"])
+    ),
+    Route("GET alerts", lambda s: _json("GET", "/api/monitoring/alerts?state=all", s["engineer"])),
+    Route("GET silences", lambda s: _json("GET", "/api/monitoring/silences", s["engineer"])),
+    Route("GET issues", lambda s: _json("GET", "/api/issues", s["engineer"])),
+    Route("GET issues/{id}", lambda s: _json("GET", f"/api/issues/{s['issue_id']}", s["engineer"])),
+    Route("GET releases", lambda s: _json("GET", "/api/releases", s["engineer"])),
+    Route("GET phase2", lambda s: _json("GET", "/api/monitoring/phase2", s["engineer"])),
+    Route(
+        "GET report (7 d)",
+        lambda s: _json(
+            "GET",
+            f"/api/monitoring/report?start={(AS_OF - timedelta(days=7)).date().isoformat()}"
+            f"&end={AS_OF.date().isoformat()}",
+            s["engineer"],
+        ),
+    ),
+    Route("GET dashboard", lambda s: Request("GET", "/dashboard", {})),
+]
+ROUTES_BY_NAME = {route.name: route for route in ROUTES}
+
+
+def load_feedback(n: int, days: int = 30) -> None:
+    """n items over the last `days` days in the bench workspace, straight into the table (batches)."""
+    from chalicelib.auth import Principal, Role
+    from chalicelib.feedback.service import new_record
+    from chalicelib.store.feedback import batch_put
+
+    staff = Principal(sub="bench-loader", workspace_id=WORKSPACE, roles=frozenset({Role.STAFF}))
+    categories = ("bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback")
+    areas = ("appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general")
+    step = timedelta(days=days) / max(n, 1)
+    records = []
+    for i in range(n):
+        body = {
+            **FEEDBACK,
+            "category": categories[i % 5],
+            "severity": ("low", "medium")[i % 2],
+            "featureArea": areas[i % 6],
+            "title": f"Bench item {i % 40}: {areas[i % 6]} {categories[i % 5]}",
+            "satisfactionRating": 1 + i % 5,
+        }
+        records.append(new_record(staff, body, now=AS_OF - step * (i + 1))[0])
+    batch_put(records)  # the ratings rollup too
+
+
+_SETUP: dict[int, dict[str, Any]] = {}
+
+
+def feedback_items(quick: bool) -> int:
+    """Feedback items over the last 30 days in the bench workspace: 100 a day (a 7-day summary
+    reads about 700), or a few for a smoke run."""
+    return 200 if quick else 3000
+
+
+def setup(feedback_items: int) -> dict[str, Any]:
+    """Data for the routes (feedback, a health snapshot, an issue) and the callers' tokens; once per
+    process (bench.throughput and this module share it)."""
+    if feedback_items in _SETUP:
+        return _SETUP[feedback_items]
+    from chalicelib.auth import mint_dev_token
+    from chalicelib.config import get_settings
+    from chalicelib.health import service as health
+
+    settings = get_settings()
+    state = {
+        "staff": mint_dev_token(settings, role="staff", workspace_id=WORKSPACE, sub="bench-staff"),
+        "engineer": mint_dev_token(settings, role="engineer", workspace_id=None, sub="bench-engineer"),
+    }
+    invoke = Invoker()  # first: it sends the app's log lines to /dev/null
+    load_feedback(feedback_items)
+    with contextlib.redirect_stdout(io.StringIO()):
+        health.run_scheduled_evaluation()
+    created = invoke(invoke.event(ROUTES_BY_NAME["POST feedback"].request(state)))
+    state["feedback_id"] = json.loads(created["body"])["id"]
+    issue = _json(
+        "POST", "/api/issues", state["engineer"], {"title": "Reminders sent twice", "severity": "medium"}
+    )
+    answer = invoke(invoke.event(issue))
+    if answer["statusCode"] != 201:
+        raise RuntimeError(
+            f"bench setup: creating an issue answered {answer['statusCode']}: {answer['body']}"
+        )
+    state["issue_id"] = json.loads(answer["body"])["id"]
+    _SETUP[feedback_items] = state
+    return state
+
+
+# ---- the measurement
+def cpu_per_route(invoke: Invoker, state: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
+    rows = []
+    for route in ROUTES:
+        event = invoke.event(route.request(state))
+        live = invoke(event)  # warm: first-call imports and client creation are not per-invocation
+        event = invoke.event(route.request(state))
+        with recording() as tape:
+            recorded = invoke(event)
+        samples, statuses, problems = [], set(), set()
+        for _ in range(repeats):
+            event = invoke.event(route.request(state))
+            with replaying(tape) as replay:
+                cpu, wall = time.process_time(), time.perf_counter()
+                answer = invoke(event)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            samples.append((cpu, wall))
+            statuses.add(answer["statusCode"])
+            if replay.unused or replay.missing:
+                problems.add(f"{replay.unused} unused, {len(replay.missing)} missing answers")
+        if statuses != {recorded["statusCode"]}:
+            problems.add(f"replayed status {sorted(statuses)} vs recorded {recorded['statusCode']}")
+        cpus = sorted(s[0] for s in samples)
+        rows.append(
+            {
+                "route": route.name,
+                "status": recorded["statusCode"],
+                "warmStatus": live["statusCode"],
+                "awsCalls": len(tape.answers),
+                "operations": tape.operations,
+                "cpuMsMedian": round(statistics.median(cpus) * 1000, 2),
+                "cpuMsP95": round(cpus[min(len(cpus) - 1, int(len(cpus) * 0.95))] * 1000, 2),
+                "wallMsMedian": round(statistics.median(s[1] for s in samples) * 1000, 2),
+                "repeats": repeats,
+                "problems": sorted(problems),
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    scale = FULL_VCPU_MB / API_FUNCTION_MEMORY_MB
+    print(
+        f"   {'route':<28} {'status':>6} {'AWS calls':>9} {'CPU ms p50':>10} {'p95':>7} "
+        f"{'at ' + str(API_FUNCTION_MEMORY_MB) + ' MB':>10}"
+    )
+    for row in rows:
+        flag = "  (!) " + "; ".join(row["problems"]) if row["problems"] else ""
+        print(
+            f"   {row['route']:<28} {row['status']:>6} {row['awsCalls']:>9} {row['cpuMsMedian']:>10.2f} "
+            f"{row['cpuMsP95']:>7.2f} {row['cpuMsMedian'] * scale:>10.1f}{flag}"
+        )
+    print(
+        f"   (CPU ms with AWS answers replayed; 'at {API_FUNCTION_MEMORY_MB} MB' scales the median by "
+        f"{FULL_VCPU_MB}/{API_FUNCTION_MEMORY_MB}, Lambda's CPU share at that memory, taking this "
+        "machine's core as one Lambda vCPU)"
+    )
+
+
+def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
+    """CPU per invocation of each route, AWS answers replayed. ctx: bench.common's context (endpoint,
+    env); the app's settings come from the environment it set."""
+    quick = quick or bool(getattr(ctx, "quick", False))
+    items, repeats = feedback_items(quick), (5 if quick else 30)
+    print(
+        f"capacity: CPU per invocation, our code alone (AWS answers replayed; {items} feedback items, "
+        f"{repeats} invocations per route)"
+    )
+    state = setup(items)
+    invoke = Invoker()
+    rows = cpu_per_route(invoke, state, repeats)
+    print_table(rows)
+    return {"feedbackItems": items, "repeats": repeats, "memoryMb": API_FUNCTION_MEMORY_MB, "routes": rows}
+
+
+# ---- running alone
+@contextlib.contextmanager
+def local_context() -> Iterator[Any]:
+    """bench.common.local_context when it exists (the registry's), else the same on its own:
+    one moto server provisioned from infra/template.json, the app's environment set."""
+    try:
+        from bench.common import local_context as common_context
+    except ImportError:
+        common_context = None
+    if common_context is not None:
+        with common_context() as ctx:
+            yield ctx
+        return
+    from types import SimpleNamespace
+
+    from chalicelib.config import get_settings, reset_settings
+    from chalicelib.store.base import bind_models
+    from postlaunch.localstack import LocalAws, provision
+
+    aws = LocalAws().start()
+    try:
+        provisioned = provision(aws.endpoint, stack_name="post-launch-monitor-bench")
+        env = aws.app_env(provisioned)
+        os.environ.update(env)
+        reset_settings()
+        bind_models()
+        yield SimpleNamespace(endpoint=aws.endpoint, env=env, settings=get_settings(), requests=None)
+    finally:
+        aws.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args = parser.parse_args()
+    with local_context() as ctx:
+        figures = run(ctx, quick=args.quick)
+    print(json.dumps({"capacity": figures})[:200] + " ...")
+
+
+if __name__ == "__main__":
+    main()
