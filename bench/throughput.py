@@ -184,7 +184,8 @@ def _driver(plan: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def throughput(ctx: Any, state: dict[str, Any], clients: int, per_client: int) -> dict[str, Any]:
+def throughput(ctx: Any, state: dict[str, Any], levels: tuple[int, ...], per_client: int) -> dict[str, Any]:
+    """At each concurrency level: the API's rate and latencies, then the direct calls'."""
     from chalicelib.auth import mint_dev_token
     from chalicelib.config import get_settings
     from chalicelib.store.idempotency import scoped_key
@@ -200,53 +201,57 @@ def throughput(ctx: Any, state: dict[str, Any], clients: int, per_client: int) -
     summary_path = f"/api/monitoring/feedback/summary?{capacity._window(7)}"
     summary_calls, summary = recorded_calls(invoke, capacity._json("GET", summary_path, state["staff"]))
     env = {**os.environ, **ctx.env}
-    plan = {"clients": clients, "perClient": per_client}
+    # The idempotency record is keyed by a hash of caller and key: that hash is what to replace.
+    plan_direct = {"mode": "direct", "endpoint": ctx.endpoint, "postCalls": post_calls}
+    plan_direct |= {"oldId": created["id"], "oldKey": scoped_key("bench-poster", key)}
+    plan_direct |= {"summaryCalls": summary_calls}
+    calls = {POST: [op for op, _ in post_calls], SUMMARY: [op for op, _ in summary_calls]}
+    print(
+        f"   half POST feedback, half GET summary ({summary['itemsRead']} items read), {per_client} requests "
+        "per client; the API's clients and the direct calls each from their own driver process"
+    )
+    for kind, ops in calls.items():
+        print(f"   {kind} makes: {', '.join(ops)}")
+    print(
+        f"   {'clients':>7} {'':<18} {'API req/s':>9} {'p50 ms':>7} {'p95 ms':>7} {'direct/s':>8} "
+        f"{'p50 ms':>7} {'p95 ms':>7} {'API/direct p50':>14}"
+    )
+    results = []
     with open(os.devnull, "w") as log:
         api = ChaliceLocal(ctx.env, log=log).start()
         try:
             plan_api = {"mode": "api", "url": api.url, "staff": state["staff"], "poster": poster}
-            through_api = _driver({**plan, **plan_api, "summaryPath": summary_path}, env)
+            plan_api |= {"summaryPath": summary_path}
+            through_api = {
+                n: _driver({"clients": n, "perClient": per_client, **plan_api}, env) for n in levels
+            }
         finally:
             api.stop()
-    # The idempotency record is keyed by a hash of caller and key: that hash is what to replace.
-    plan_direct = {
-        "mode": "direct",
-        "endpoint": ctx.endpoint,
-        "postCalls": post_calls,
-        "oldId": created["id"],
-    }
-    plan_direct |= {"oldKey": scoped_key("bench-poster", key), "summaryCalls": summary_calls}
-    straight = _driver({**plan, **plan_direct}, env)
-    calls = {POST: [op for op, _ in post_calls], SUMMARY: [op for op, _ in summary_calls]}
-    ratio = through_api["perSecond"] / straight["perSecond"]
-    print(
-        f"   {clients} clients x {per_client} requests, half POST feedback, half GET summary "
-        f"({summary['itemsRead']} items read); each half driven from its own process"
-    )
-    print(f"   {'':<20} {'API req/s':>10} {'direct/s':>9} {'API/direct':>10}")
-    print(f"   {'all':<20} {through_api['perSecond']:>10.1f} {straight['perSecond']:>9.1f} {ratio:>10.2f}")
-    print(
-        f"   {'latency ms':<20} {'API p50':>10} {'p95':>8} {'direct p50':>10} {'p95':>8} "
-        f"{'API/direct p50':>14}"
-    )
-    for kind, api_kind in through_api["kinds"].items():
-        d = straight["kinds"][kind]
+    for n in levels:
+        straight = _driver({"clients": n, "perClient": per_client, **plan_direct}, env)
+        a = through_api[n]
         print(
-            f"   {kind:<20} {api_kind['p50Ms']:>10.1f} {api_kind['p95Ms']:>8.1f} {d['p50Ms']:>10.1f} "
-            f"{d['p95Ms']:>8.1f} {api_kind['p50Ms'] / d['p50Ms']:>14.2f}"
+            f"   {n:>7} {'all':<18} {a['perSecond']:>9.1f} {'':>7} {'':>7} {straight['perSecond']:>8.1f} "
+            f"{'':>7} {'':>7} {'rate ' + format(a['perSecond'] / straight['perSecond'], '.2f'):>14}"
         )
-    for kind, ops in calls.items():
-        print(f"   {kind}: DynamoDB calls {', '.join(ops)}")
-    failed = sum(k["failed"] for k in through_api["kinds"].values())
-    if failed:
-        print(f"   (!) {failed} API requests failed")
-    return {
-        "api": through_api,
-        "direct": straight,
-        "dynamodbCalls": calls,
-        "summaryItemsRead": summary["itemsRead"],
-        "rateRatio": round(ratio, 3),
-    }
+        for kind, k in a["kinds"].items():
+            d = straight["kinds"][kind]
+            print(
+                f"   {'':>7} {kind:<18} {'':>9} {k['p50Ms']:>7.1f} {k['p95Ms']:>7.1f} {'':>8} "
+                f"{d['p50Ms']:>7.1f} {d['p95Ms']:>7.1f} {k['p50Ms'] / d['p50Ms']:>14.2f}"
+            )
+        failed = sum(k["failed"] for k in a["kinds"].values())
+        if failed:
+            print(f"   (!) {failed} API requests failed")
+        results.append(
+            {
+                "clients": n,
+                "api": a,
+                "direct": straight,
+                "rateRatio": round(a["perSecond"] / straight["perSecond"], 3),
+            }
+        )
+    return {"levels": results, "dynamodbCalls": calls, "summaryItemsRead": summary["itemsRead"]}
 
 
 # ---- 2. memory
@@ -338,13 +343,13 @@ def memory(ctx: Any, state: dict[str, Any], warm: int) -> dict[str, Any]:
 def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
     quick = quick or bool(getattr(ctx, "quick", False))
     items = capacity.feedback_items(quick)
-    clients, per_client, warm = (4, 10, 2) if quick else (8, 50, 20)
+    levels, per_client, warm = ((1, 4), 10, 2) if quick else ((1, 8), 40, 20)
     print(
         "throughput: concurrent clients through the local API vs the same DynamoDB calls direct "
         f"({items} feedback items)"
     )
     state = capacity.setup(items)
-    figures = {"throughput": throughput(ctx, state, clients, per_client)}
+    figures = {"throughput": throughput(ctx, state, levels, per_client)}
     print("memory:")
     figures["memory"] = memory(ctx, state, warm)
     return figures
