@@ -204,7 +204,7 @@ class Route:
 class Invoker:
     """app.py's Chalice app, called with API Gateway proxy events (as the Lambda runtime calls it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = True) -> None:
         from chalice.local import LambdaContext, LambdaEventConverter, RouteMatcher
 
         from postlaunch.devstack import load_app
@@ -212,8 +212,10 @@ class Invoker:
         self.app = load_app().app
         self._converter = LambdaEventConverter(RouteMatcher(list(self.app.routes)))
         self._context = LambdaContext
-        self._quiet = open(os.devnull, "w")  # noqa: SIM115 - for the life of the bench
-        self._quiet_logs()
+        # Log lines and EMF are still written (their cost is real on Lambda too), to /dev/null.
+        self._quiet = open(os.devnull, "w") if quiet else None  # noqa: SIM115 - for the bench's life
+        if quiet:
+            self._quiet_logs()
 
     def _quiet_logs(self) -> None:
         """Log lines are written (their cost is real on Lambda too), to /dev/null, not the terminal."""
@@ -233,6 +235,8 @@ class Invoker:
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         context = self._context("api_handler", API_FUNCTION_MEMORY_MB, max_runtime_ms=60_000)
+        if self._quiet is None:
+            return self.app(event, context)
         with contextlib.redirect_stdout(self._quiet):  # EMF metrics are printed to stdout
             return self.app(event, context)
 
@@ -391,7 +395,9 @@ def setup(feedback_items: int) -> dict[str, Any]:
 
 
 # ---- the measurement
-def cpu_per_route(invoke: Invoker, state: dict[str, Any], repeats: int) -> list[dict[str, Any]]:
+def cpu_per_route(
+    invoke: Invoker, state: dict[str, Any], repeats: int, tapes: dict[str, Tape] | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for route in ROUTES:
         event = invoke.event(route.request(state))
@@ -399,6 +405,8 @@ def cpu_per_route(invoke: Invoker, state: dict[str, Any], repeats: int) -> list[
         event = invoke.event(route.request(state))
         with recording() as tape:
             recorded = invoke(event)
+        if tapes is not None:
+            tapes[route.name] = tape
         samples, statuses, problems = [], set(), set()
         for _ in range(repeats):
             event = invoke.event(route.request(state))
@@ -428,6 +436,37 @@ def cpu_per_route(invoke: Invoker, state: dict[str, Any], repeats: int) -> list[
             }
         )
     return rows
+
+
+def dynamodb_size(value: dict[str, Any]) -> int:
+    """Bytes DynamoDB counts for an attribute value in its wire form ({"S": ...}, {"N": ...}, ...):
+    strings by UTF-8 length, numbers about one byte per two digits plus one, 3 bytes of overhead per
+    list or map plus one per element (the rules of the developer guide's "Item sizes")."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner.strip("-").replace(".", "")) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + dynamodb_size(v) for v in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + dynamodb_size(v) for k, v in inner.items())
+    if kind in ("SS", "NS"):
+        return sum(len(v.encode()) for v in inner)
+    return len(json.dumps(inner))
+
+
+def item_bytes(tape: Tape) -> int | None:
+    """Size of the new item the first write of a tape puts (a POST's feedback item, as stored)."""
+    for answer in tape.answers:
+        body = json.loads(answer.request_body or b"{}")
+        puts = [t["Put"] for t in body.get("TransactItems", []) if "Put" in t]
+        item = puts[0]["Item"] if puts else body.get("Item") if answer.operation.endswith("PutItem") else None
+        if item:
+            return sum(len(name.encode()) + dynamodb_size(v) for name, v in item.items())
+    return None
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -460,9 +499,18 @@ def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
     )
     state = setup(items)
     invoke = Invoker()
-    rows = cpu_per_route(invoke, state, repeats)
+    tapes: dict[str, Tape] = {}
+    rows = cpu_per_route(invoke, state, repeats, tapes)
     print_table(rows)
-    return {"feedbackItems": items, "repeats": repeats, "memoryMb": API_FUNCTION_MEMORY_MB, "routes": rows}
+    size = item_bytes(tapes["POST feedback"])
+    print(f"   a new feedback item (the bench's payload, as POST stores it): {size} bytes in DynamoDB")
+    return {
+        "feedbackItems": items,
+        "repeats": repeats,
+        "memoryMb": API_FUNCTION_MEMORY_MB,
+        "feedbackItemBytes": size,
+        "routes": rows,
+    }
 
 
 # ---- running alone
