@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-API_FUNCTION_MEMORY_MB = 1024  # .chalice/config.json lambda_memory_size (tests/infra check it)
+API_FUNCTION_MEMORY_MB = 1769  # .chalice/config.json lambda_memory_size (tests/infra check they agree)
 FULL_VCPU_MB = 1769  # Lambda allots one full vCPU at 1,769 MB, and CPU in proportion below it
 
 

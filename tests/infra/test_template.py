@@ -217,8 +217,14 @@ def test_every_table_and_index_has_its_read_and_write_throttles_watched():
 
 def test_every_function_has_the_memory_size_the_capacity_model_assumes():
     # Top level of .chalice/config.json: every stage and every function (docs/performance.md, "Memory").
+    from bench.capacity import API_FUNCTION_MEMORY_MB, FULL_VCPU_MB
+
     memory = CHALICE_CONFIG["lambda_memory_size"]
     assert memory in range(128, 10241)
+    # The bench scales its CPU figures by the CPU share this size gets: the same number, or they lie.
+    assert memory == API_FUNCTION_MEMORY_MB
+    # Above one full vCPU a second one is paid for that a one-threaded handler cannot use.
+    assert memory <= FULL_VCPU_MB
     for stage, config in CHALICE_CONFIG["stages"].items():
         assert "lambda_memory_size" not in config, stage
         for function, overrides in config.get("lambda_functions", {}).items():
