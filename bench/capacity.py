@@ -58,6 +58,21 @@ class Tape:
     answers: list[Answer] = field(default_factory=list)
 
     @property
+    def scanned(self) -> int:
+        """Items DynamoDB read for the calls (ScannedCount of queries and scans, 1 per item got)."""
+        total = 0
+        for answer in self.answers:
+            if not answer.operation.startswith("dynamodb:") or answer.status != 200:
+                continue
+            body = json.loads(answer.body or b"{}")
+            total += body.get("ScannedCount", 1 if body.get("Item") else 0)
+        return total
+
+    @property
+    def answer_bytes(self) -> int:
+        return sum(len(answer.body) for answer in self.answers)
+
+    @property
     def operations(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
         for answer in self.answers:
@@ -428,6 +443,8 @@ def cpu_per_route(
                 "warmStatus": live["statusCode"],
                 "awsCalls": len(tape.answers),
                 "operations": tape.operations,
+                "itemsRead": tape.scanned,
+                "answerBytes": tape.answer_bytes,
                 "cpuMsMedian": round(statistics.median(cpus) * 1000, 2),
                 "cpuMsP95": round(cpus[min(len(cpus) - 1, int(len(cpus) * 0.95))] * 1000, 2),
                 "wallMsMedian": round(statistics.median(s[1] for s in samples) * 1000, 2),
