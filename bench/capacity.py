@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import statistics
 import sys
@@ -376,11 +377,11 @@ def feedback_items(quick: bool) -> int:
     return 200 if quick else 3000
 
 
-def setup(feedback_items: int) -> dict[str, Any]:
+def setup(items: int) -> dict[str, Any]:
     """Data for the routes (feedback, a health snapshot, an issue) and the callers' tokens; once per
     process (bench.throughput and this module share it)."""
-    if feedback_items in _SETUP:
-        return _SETUP[feedback_items]
+    if items in _SETUP:
+        return _SETUP[items]
     from chalicelib.auth import mint_dev_token
     from chalicelib.config import get_settings
     from chalicelib.health import service as health
@@ -391,7 +392,7 @@ def setup(feedback_items: int) -> dict[str, Any]:
         "engineer": mint_dev_token(settings, role="engineer", workspace_id=None, sub="bench-engineer"),
     }
     invoke = Invoker()  # first: it sends the app's log lines to /dev/null
-    load_feedback(feedback_items)
+    load_feedback(items)
     with contextlib.redirect_stdout(io.StringIO()):
         health.run_scheduled_evaluation()
     created = invoke(invoke.event(ROUTES_BY_NAME["POST feedback"].request(state)))
@@ -405,7 +406,7 @@ def setup(feedback_items: int) -> dict[str, Any]:
             f"bench setup: creating an issue answered {answer['statusCode']}: {answer['body']}"
         )
     state["issue_id"] = json.loads(answer["body"])["id"]
-    _SETUP[feedback_items] = state
+    _SETUP[items] = state
     return state
 
 
@@ -505,6 +506,128 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     )
 
 
+# ---- the capacity model (docs/performance.md): measured CPU and calls, stated assumptions
+# Prices: us-east-1, on-demand / pay-per-request, x86, as published on the AWS pricing pages for
+# DynamoDB (after the 1 Nov 2024 on-demand reduction), Lambda and API Gateway REST APIs (first tier).
+PRICES = {
+    "dynamodbPerMillionWrites": 0.625,
+    "dynamodbPerMillionReads": 0.125,
+    "lambdaPerGbSecond": 0.0000166667,
+    "lambdaPerMillionRequests": 0.20,
+    "apiGatewayPerMillionRequests": 3.50,
+}
+SECONDS_PER_MONTH = 730 * 3600
+# Wall time an AWS call adds to an invocation (an assumption: DynamoDB answers in single-digit ms
+# inside a region; CloudWatch GetMetricData is slower).
+MS_PER_CALL = {"dynamodb": 10.0, "cloudwatch": 50.0}
+# What one open dashboard asks, per second (web/src/main.js: every 30 s the health, its history, six
+# 30-day summaries (all, then one per category), the alerts and the releases; the report every 300 s).
+DASHBOARD_PER_SECOND = {
+    "GET system-health": 1 / 30,
+    "GET system-health/history": 1 / 30,
+    "GET feedback/summary (30 d)": 6 / 30,
+    "GET alerts": 1 / 30,
+    "GET releases": 1 / 30,
+    "GET report (7 d)": 1 / 300,
+}
+PARTITION_READS, PARTITION_WRITES = 3000, 1000  # per partition (and per item) per second
+
+
+def _duration_ms(row: dict[str, Any], memory_mb: int) -> float:
+    cpu = row["cpuMsMedian"] * max(1.0, FULL_VCPU_MB / memory_mb)
+    calls = sum(MS_PER_CALL.get(op.split(":")[0], 10.0) * n for op, n in row["operations"].items())
+    return cpu + calls
+
+
+def _read_units(row: dict[str, Any], item: int) -> float:
+    """Eventually consistent reads (queries of indexes): half a unit per 4 KB read."""
+    return math.ceil(row["itemsRead"] * item / 4096) * 0.5
+
+
+def post_write_units(item: int) -> dict[str, float]:
+    """Write units of one feedback POST: the transaction (item, idempotency claim, ratings rollup),
+    each transactional write 2 units per KB, and the index copies of the item (byMonth, byWorkspace:
+    all attributes; openBySeverity: keys and three short ones)."""
+    kb = math.ceil(item / 1024)
+    return {"item": 2 * kb, "claim": 2, "rollup": 2, "byMonth": kb, "byWorkspace": kb, "openBySeverity": 1}
+
+
+def scenario(
+    name: str, per_route_rps: dict[str, float], rows: dict[str, dict], item: int, memory_mb: int
+) -> dict:
+    rps = sum(per_route_rps.values())
+    concurrency = sum(r * _duration_ms(rows[k], memory_mb) / 1000 for k, r in per_route_rps.items())
+    gb_seconds = sum(
+        r * _duration_ms(rows[k], memory_mb) / 1000 * memory_mb / 1024 for k, r in per_route_rps.items()
+    )
+    reads = sum(r * _read_units(rows[k], item) for k, r in per_route_rps.items() if not k.startswith("POST"))
+    writes = per_route_rps.get("POST feedback", 0) * sum(post_write_units(item).values())
+    month = SECONDS_PER_MONTH / 1e6  # millions of seconds: per-second rates to millions a month
+    cost = {
+        "dynamodbReads": reads * month * PRICES["dynamodbPerMillionReads"],
+        "dynamodbWrites": writes * month * PRICES["dynamodbPerMillionWrites"],
+        "lambda": rps * month * PRICES["lambdaPerMillionRequests"]
+        + gb_seconds * SECONDS_PER_MONTH * PRICES["lambdaPerGbSecond"],
+        "apiGateway": rps * month * PRICES["apiGatewayPerMillionRequests"],
+    }
+    summary_rps = per_route_rps.get("GET feedback/summary (30 d)", 0)
+    return {
+        "scenario": name,
+        "rps": round(rps, 1),
+        "lambdaConcurrency": round(concurrency, 1),
+        "readUnitsPerSecond": round(reads),
+        "writeUnitsPerSecond": round(writes),
+        "monthlyUsd": {k: round(v) for k, v in cost.items()},
+        "monthlyUsdTotal": round(sum(cost.values())),
+        # One partition: the month of byMonth (engineers' summaries) or one workspace's.
+        "summaryPartitionReadShare": round(
+            summary_rps * _read_units(rows["GET feedback/summary (30 d)"], item) / PARTITION_READS, 2
+        ),
+        # One item: the day's ratings rollup, in every rated POST's transaction.
+        "rollupItemWriteShare": round(per_route_rps.get("POST feedback", 0) * 2 / PARTITION_WRITES, 2),
+        "byMonthWriteShare": round(
+            per_route_rps.get("POST feedback", 0) * post_write_units(item)["byMonth"] / PARTITION_WRITES, 2
+        ),
+    }
+
+
+def capacity_model(rows: list[dict[str, Any]], item: int, memory_mb: int) -> list[dict[str, Any]]:
+    by_name = {row["route"]: row for row in rows}
+    users = 1000
+    dashboard = {k: users * v for k, v in DASHBOARD_PER_SECOND.items()}
+    scale = 500 / sum(dashboard.values())
+    scenarios = [
+        scenario(f"{users} open dashboards", dashboard, by_name, item, memory_mb),
+        scenario(
+            "500 RPS, the dashboard's mix",
+            {k: v * scale for k, v in dashboard.items()},
+            by_name,
+            item,
+            memory_mb,
+        ),
+        scenario("500 RPS of feedback POSTs", {"POST feedback": 500.0}, by_name, item, memory_mb),
+    ]
+    print(
+        f"   capacity model ({memory_mb} MB; {MS_PER_CALL['dynamodb']:.0f} ms a DynamoDB call; "
+        f"a feedback item {item} B; us-east-1 on-demand prices; docs/performance.md)"
+    )
+    print(
+        f"   {'scenario':<32} {'RPS':>5} {'Lambda conc.':>12} {'RRU/s':>7} {'WRU/s':>6} {'$/month':>8} "
+        f"{'summary partition':>17} {'rollup item':>11} {'byMonth writes':>14}"
+    )
+    for s in scenarios:
+        print(
+            f"   {s['scenario']:<32} {s['rps']:>5.0f} {s['lambdaConcurrency']:>12.1f} "
+            f"{s['readUnitsPerSecond']:>7} {s['writeUnitsPerSecond']:>6} {s['monthlyUsdTotal']:>8} "
+            f"{s['summaryPartitionReadShare']:>16.2f}x {s['rollupItemWriteShare']:>10.2f}x "
+            f"{s['byMonthWriteShare']:>13.2f}x"
+        )
+    print(
+        "   (x: share of the per-partition limit, 3000 reads or 1000 writes a second; above 1 it throttles)"
+    )
+    return scenarios
+
+
 def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
     """CPU per invocation of each route, AWS answers replayed. ctx: bench.common's context (endpoint,
     env); the app's settings come from the environment it set."""
@@ -521,12 +644,19 @@ def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
     print_table(rows)
     size = item_bytes(tapes["POST feedback"])
     print(f"   a new feedback item (the bench's payload, as POST stores it): {size} bytes in DynamoDB")
+    model = capacity_model(rows, size or 1024, API_FUNCTION_MEMORY_MB)
     return {
         "feedbackItems": items,
         "repeats": repeats,
         "memoryMb": API_FUNCTION_MEMORY_MB,
         "feedbackItemBytes": size,
         "routes": rows,
+        "assumptions": {
+            "prices": PRICES,
+            "msPerCall": MS_PER_CALL,
+            "dashboardPerSecond": DASHBOARD_PER_SECOND,
+        },
+        "model": model,
     }
 
 
