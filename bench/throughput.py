@@ -348,10 +348,11 @@ def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
         "throughput: concurrent clients through the local API vs the same DynamoDB calls direct "
         f"({items} feedback items)"
     )
-    state = capacity.setup(items)
-    figures = {"throughput": throughput(ctx, state, levels, per_client)}
-    print("memory:")
-    figures["memory"] = memory(ctx, state, warm)
+    with capacity.own_tables(ctx) as own:
+        state = capacity.setup(items)
+        figures = {"throughput": throughput(own, state, levels, per_client)}
+        print("memory:")
+        figures["memory"] = memory(own, state, warm)
     return figures
 
 
