@@ -20,7 +20,9 @@ def test_a_route_replayed_from_its_recording_answers_alike_without_reaching_aws(
     with capacity.recording() as tape:
         recorded = invoke(invoke.event(post.request(state)))
     assert recorded["statusCode"] == 201
-    assert tape.operations == {"dynamodb:TransactWriteItems": 1}
+    assert tape.operations == {
+        "dynamodb:TransactWriteItems": 1
+    }  # (the release worker's SQS polls: not taped)
 
     summary = capacity._json("GET", "/api/monitoring/feedback/summary", token)
     with capacity.recording() as read_tape:
