@@ -1,7 +1,7 @@
 """Per-invocation CPU time of each route's handler, our code alone (section 5 of issue 10).
 
 Each route is invoked in this process the way Lambda invokes the API function: Chalice's app object
-called with an API Gateway proxy event (built once, outside the timing, by Chalice's own
+called with an API Gateway proxy event (built outside the timing, by Chalice's own
 LambdaEventConverter, the one `chalice local` uses). The AWS answers are recorded once against the
 moto server, then replayed from the recording, so the time measured is ours: routing, auth, pydantic,
 the domain code, PynamoDB and botocore serialising, signing and parsing, logging and EMF. moto runs
