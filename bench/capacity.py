@@ -513,8 +513,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 # ---- the capacity model (docs/performance.md): measured CPU and calls, stated assumptions
-# Prices: us-east-1, on-demand / pay-per-request, x86, as published on the AWS pricing pages for
-# DynamoDB (after the 1 Nov 2024 on-demand reduction), Lambda and API Gateway REST APIs (first tier).
+# Prices: us-east-1, on-demand / pay-per-request, x86, first tiers (sources and date: docs/performance.md,
+# "The capacity model"): DynamoDB after the 1 Nov 2024 on-demand reduction, Lambda, API Gateway REST.
 PRICES = {
     "dynamodbPerMillionWrites": 0.625,
     "dynamodbPerMillionReads": 0.125,
