@@ -12,9 +12,10 @@
    to), then once under tracemalloc (what one invocation allocates).
 
 The posts go to one workspace and the summary reads another, so the summary reads the same items
-all through the run. moto runs in this process (LocalAws), the clients too, in both halves alike;
-chalice local is its own process. Two cores shared with other work: read the ratios, not the
-milliseconds.
+all through the run. moto runs in this process (LocalAws); the clients of each half run in a driver
+process of their own (`--drive`), so neither the HTTP clients nor the direct boto3 calls share moto's
+interpreter, and chalice local is its own process. The tables are bench.capacity's own
+(`own_tables`). Two cores shared with other work: read the ratios, not the milliseconds.
 """
 
 from __future__ import annotations
