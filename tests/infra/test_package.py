@@ -184,3 +184,19 @@ def test_the_packager_inlines_each_state_machine_file_and_leaves_the_source_alon
     assert machine["Properties"]["Definition"]["StartAt"] == "Validate"
     assert "DefinitionFile" not in machine.get("Metadata", {})
     assert "Definition" not in source["Resources"]["ReleaseRolloutStateMachine"]["Properties"]
+
+
+# ---- performance: capacity
+@pytest.mark.slow
+def test_the_packaged_functions_get_the_memory_size_and_the_api_its_reserved_concurrency(packaged):
+    template = json.loads((packaged / "sam.json").read_text())
+    resources = template["Resources"]
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    for name in functions:
+        assert resources[name]["Properties"]["MemorySize"] == config["lambda_memory_size"], name
+    # The merge template's partial APIHandler was merged into Chalice's, not put beside it.
+    api = resources["APIHandler"]["Properties"]
+    assert api["Handler"] == "app.app" and "CodeUri" in api
+    assert api["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "ApiReservedConcurrency"}
+    assert template["Parameters"]["ApiReservedConcurrency"]["Default"] > 0

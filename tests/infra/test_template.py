@@ -125,3 +125,107 @@ def test_the_state_machine_role_may_send_to_the_queue_move_target_aliases_and_ba
     assert "${ReleaseTargetFunctions}" in json.dumps(by_sid["ReleaseTargetAliases"]["Resource"])
     backed_up = {r["Fn::GetAtt"][0] for r in by_sid["TableBackups"]["Resource"]}
     assert backed_up == set(of_type("AWS::DynamoDB::Table"))
+
+
+# ---- performance: capacity (docs/performance.md)
+CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrency limit per account and region
+UNRESERVED_MINIMUM = 100  # what AWS keeps unreserved for the functions without a reservation
+
+
+def alarms() -> dict[str, dict]:
+    return {name: RESOURCES[name]["Properties"] for name in of_type("AWS::CloudWatch::Alarm")}
+
+
+def description(props: dict) -> str:
+    described = props["AlarmDescription"]
+    if isinstance(described, dict):  # an Fn::Sub naming the stack: the JSON must hold either way
+        described = described["Fn::Sub"].replace("${AWS::StackName}", "plm")
+    return described
+
+
+def test_every_alarm_describes_itself_as_an_alert_the_alarm_handler_understands():
+    from chalicelib.alerts.alarms import _described
+
+    for name, props in alarms().items():
+        assert _described({"AlarmName": name, "AlarmDescription": description(props)}) is not None, name
+
+
+def test_the_api_function_reserves_a_parameterised_concurrency_that_leaves_the_account_its_minimum():
+    parameter = TEMPLATE["Parameters"]["ApiReservedConcurrency"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] == 0
+    assert 0 < parameter["Default"] <= parameter["MaxValue"] <= ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM
+    # Merged into the function Chalice generates (`chalice package --merge-template`); 0 means none.
+    handler = RESOURCES["APIHandler"]
+    assert handler["Type"] == "AWS::Serverless::Function"
+    reserved = handler["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["HasApiReservedConcurrency", {"Ref": "ApiReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    condition = TEMPLATE["Conditions"]["HasApiReservedConcurrency"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiReservedConcurrency"}, 0]}]}
+    # Nothing else of Chalice's function is overridden here: code, handler, role stay Chalice's.
+    assert set(handler["Properties"]) == {"ReservedConcurrentExecutions"}
+
+
+def test_the_api_function_pages_when_it_is_throttled():
+    props = RESOURCES["ApiThrottlesAlarm"]["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == ("AWS/Lambda", "Throttles", "Sum")
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlertsPagingTopic"}]
+    assert json.loads(props["AlarmDescription"])["severity"] == "error"
+
+
+def throttle_metrics(props: dict) -> set[tuple[str, str, str | None]]:
+    """(metric, table logical id, index name or None) of each metric an alarm sums."""
+    found = set()
+    for query in props["Metrics"]:
+        if "MetricStat" not in query:
+            continue
+        metric = query["MetricStat"]["Metric"]
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert metric["Namespace"] == "AWS/DynamoDB" and query["MetricStat"]["Stat"] == "Sum"
+        found.add((metric["MetricName"], dims["TableName"]["Ref"], dims.get("GlobalSecondaryIndexName")))
+    return found
+
+
+def test_every_table_and_index_has_its_read_and_write_throttles_watched():
+    by_table = {}
+    for name, props in alarms().items():
+        if json.loads(description(props))["rule"] != "DynamoDBThrottled":
+            continue
+        watched = throttle_metrics(props)
+        # CloudWatch refuses a metric-math alarm on more than 10 metrics (a hard limit).
+        assert len(watched) <= 10, name
+        [returned] = [q for q in props["Metrics"] if q.get("ReturnData")]
+        assert returned["Expression"] == "SUM(METRICS())", name
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlertsWarningTopic"}]
+        for _, table, _ in watched:
+            by_table.setdefault(table, set()).update(watched)
+    for table in of_type("AWS::DynamoDB::Table"):
+        indexes = [None] + [
+            g["IndexName"] for g in RESOURCES[table]["Properties"].get("GlobalSecondaryIndexes", [])
+        ]
+        wanted = {(m, table, i) for m in ("ReadThrottleEvents", "WriteThrottleEvents") for i in indexes}
+        assert wanted <= by_table.get(table, set()), (
+            f"{table}: unwatched {wanted - by_table.get(table, set())}"
+        )
+
+
+def test_every_function_has_the_memory_size_the_capacity_model_assumes():
+    # Top level of .chalice/config.json: every stage and every function (docs/performance.md, "Memory").
+    from bench.capacity import API_FUNCTION_MEMORY_MB, FULL_VCPU_MB
+
+    memory = CHALICE_CONFIG["lambda_memory_size"]
+    assert memory in range(128, 10241)
+    # The bench scales its CPU figures by the CPU share this size gets: the same number, or they lie.
+    assert memory == API_FUNCTION_MEMORY_MB
+    # Above one full vCPU a second one is paid for that a one-threaded handler cannot use.
+    assert memory <= FULL_VCPU_MB
+    for stage, config in CHALICE_CONFIG["stages"].items():
+        assert "lambda_memory_size" not in config, stage
+        for function, overrides in config.get("lambda_functions", {}).items():
+            assert overrides.get("lambda_memory_size", memory) >= memory, (stage, function)
