@@ -25,16 +25,14 @@ import json
 import os
 import resource
 import statistics
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.endpoint
+from bench.common import RoundTrips
 
 # Every window ends here. Fixed and in the past, so data other benches write at the wall clock's
 # "now" into the same moto stays out of the windows measured.
@@ -59,67 +57,18 @@ ALERTS_PER_1000, EVALUATIONS_PER_1000, RELEASES_PER_1000 = 20, 50, 5
 
 
 # ------------------------------------------------------------------------------ counting AWS calls
-# TODO(issue 10): replace with the shared counter (bench/common.py, tests/roundtrips.py) once part
-# "roundtrips" lands it; this is the minimal one this bench needs meanwhile.
+# The one counter (tests/roundtrips.py): calls per service:Operation and items read, from this
+# thread and the threads it fans reads out to (chalicelib.parallel).
 
 
-@dataclass
-class Tally:
-    calls: Counter = field(default_factory=Counter)
-    items_read: int = 0
-    aws_seconds: float = 0.0
-
-
-class AwsCalls:
-    """Counts what botocore sends from the thread that made this counter (every client, PynamoDB's
-    included): calls per service:Operation, DynamoDB items read (ScannedCount, else Count, of Query
-    and Scan; items returned by GetItem and BatchGetItem) and the time spent waiting for answers.
-    `installed()` patches botocore's Endpoint.make_request for its duration."""
-
-    def __init__(self) -> None:
-        self._tally: Tally | None = None
-        self._thread = threading.get_ident()
-
-    @contextmanager
-    def installed(self) -> Iterator[AwsCalls]:
-        original = botocore.endpoint.Endpoint.make_request
-        calls = self
-
-        def counting(endpoint, operation_model, request_dict):
-            started = time.perf_counter()
-            response = original(endpoint, operation_model, request_dict)
-            tally = calls._tally
-            if tally is not None and threading.get_ident() == calls._thread:
-                tally.aws_seconds += time.perf_counter() - started
-                tally.calls[f"{operation_model.service_model.service_name}:{operation_model.name}"] += 1
-                tally.items_read += _items_read(response[1] if isinstance(response, tuple) else {})
-            return response
-
-        botocore.endpoint.Endpoint.make_request = counting
-        try:
-            yield self
-        finally:
-            botocore.endpoint.Endpoint.make_request = original
-
-    @contextmanager
-    def measure(self) -> Iterator[Tally]:
-        self._tally = tally = Tally()
-        try:
-            yield tally
-        finally:
-            self._tally = None
-
-
-def _items_read(parsed: Any) -> int:
-    if not isinstance(parsed, dict):
-        return 0
-    if "ScannedCount" in parsed or "Count" in parsed:
-        return int(parsed.get("ScannedCount", parsed.get("Count", 0)))
-    if "Item" in parsed:
-        return 1
-    if isinstance(parsed.get("Responses"), dict):  # BatchGetItem
-        return sum(len(items) for items in parsed["Responses"].values())
-    return 0
+def _waited(trips: RoundTrips) -> float:
+    """Seconds some AWS call of the read was in flight (overlapping calls count once)."""
+    total, reach = 0.0, float("-inf")
+    for call in sorted(trips.calls, key=lambda c: c.started):
+        if call.ended > reach:
+            total += call.ended - max(call.started, reach)
+            reach = call.ended
+    return total
 
 
 # ------------------------------------------------------------------------------------- loading
@@ -365,7 +314,7 @@ def reads(settings, as_of: datetime = AS_OF) -> dict[str, tuple[str, Callable[[]
     }
 
 
-def measure(calls: AwsCalls, read: Callable[[], Any], repeat: int) -> dict[str, Any]:
+def measure(read: Callable[[], Any], repeat: int) -> dict[str, Any]:
     """Median of `repeat` runs: wall time, AWS wait, and our time, which is the CPU time of the
     calling thread (moto serves on threads of its own, so its work is not in it, and neither is
     waiting for a core on a busy machine); items read and calls (the same each run, or
@@ -374,11 +323,11 @@ def measure(calls: AwsCalls, read: Callable[[], Any], repeat: int) -> dict[str, 
     if hasattr(read, "prepare"):
         read.prepare()
     for _ in range(repeat):
-        with calls.measure() as tally:
+        with RoundTrips() as trips:
             started, cpu = time.perf_counter(), time.thread_time()
             read()
             wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
-        runs.append((wall, cpu, tally))
+        runs.append((wall, cpu, trips))
     items = {t.items_read for _, _, t in runs}
 
     def ms(values) -> float:
@@ -387,12 +336,12 @@ def measure(calls: AwsCalls, read: Callable[[], Any], repeat: int) -> dict[str, 
     return {
         "itemsRead": max(items),
         "itemsReadVaried": len(items) > 1,
-        "calls": sum(runs[-1][2].calls.values()),
-        "byOperation": dict(runs[-1][2].calls),
+        "calls": runs[-1][2].total,
+        "byOperation": dict(sorted(runs[-1][2].by_operation().items())),
         "wallMs": ms(w for w, _, _ in runs),
-        "awsMs": ms(t.aws_seconds for _, _, t in runs),
+        "awsMs": ms(_waited(t) for _, _, t in runs),
         "oursMs": ms(c for _, c, _ in runs),
-        "oursWallMs": ms(w - t.aws_seconds for w, _, t in runs),
+        "oursWallMs": ms(w - _waited(t) for w, _, t in runs),
     }
 
 
@@ -439,8 +388,7 @@ def run(ctx: Any) -> dict[str, Any]:
     read_fns = reads(settings)
     for _, read in read_fns.values():  # warm-up: imports, clients, caches
         read()
-    with AwsCalls().installed() as calls:
-        before = {name: measure(calls, read, repeat) for name, (_, read) in read_fns.items()}
+    before = {name: measure(read, repeat) for name, (_, read) in read_fns.items()}
 
     started = time.perf_counter()
     loaded["added"] = load_outside(large - small, settings, report, summary)
@@ -451,8 +399,7 @@ def run(ctx: Any) -> dict[str, Any]:
         f"   added {loaded['added']} outside the windows in {large_load:.1f} s "
         f"({rate:,.0f} feedback items/s with the rest); RSS {rss_mib():.0f} MiB"
     )
-    with AwsCalls().installed() as calls:
-        after = {name: measure(calls, read, repeat) for name, (_, read) in read_fns.items()}
+    after = {name: measure(read, repeat) for name, (_, read) in read_fns.items()}
     gc.unfreeze()
 
     print(

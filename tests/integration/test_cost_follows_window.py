@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.scale import WINDOW, AwsCalls, load_base, load_outside, measure, reads
+from bench.scale import WINDOW, load_base, load_outside, measure, reads
 
 AS_OF = datetime(2007, 6, 30, 12, 0, tzinfo=UTC)
 
@@ -34,8 +34,7 @@ def loaded(stack):
 def items_read(settings) -> dict[str, int]:
     """Items read by each window-bound read, as its route makes it."""
     window_reads = {name: read for name, (bound, read) in reads(settings, AS_OF).items() if bound == WINDOW}
-    with AwsCalls().installed() as calls:
-        return {name: measure(calls, read, repeat=1)["itemsRead"] for name, read in window_reads.items()}
+    return {name: measure(read, repeat=1)["itemsRead"] for name, read in window_reads.items()}
 
 
 def test_items_read_do_not_grow_with_items_outside_the_windows(stack, loaded):
