@@ -158,7 +158,16 @@ def release_records(
             f"9.{tag}.{i}",
             [f"ISS-{i + 1}"],
             [AREAS[i % 6]],
-            [{"function": "patient-engagement-api"}],
+            [
+                {
+                    "function": "patient-engagement-api",
+                    "environment": env,
+                    "alias": alias,
+                    "fromVersion": "1",
+                    "toVersion": "2",
+                }
+                for env, alias in (("staging", "staging"), ("production", "live"))
+            ],
             actor="scale",
             now=iso(at),
         )
