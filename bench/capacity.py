@@ -153,6 +153,13 @@ def _install() -> None:
     _PATCHED = True
 
 
+def _alike(recorded: bytes, asked: bytes) -> int:
+    """How alike two request bodies are: the length of their common start plus their common end."""
+    start = len(os.path.commonprefix([recorded, asked]))
+    end = len(os.path.commonprefix([recorded[start:][::-1], asked[start:][::-1]]))
+    return start + end
+
+
 class _Replay:
     def __init__(self, tape: Tape):
         self.exact: dict[tuple[str, bytes], deque[Answer]] = defaultdict(deque)
@@ -171,7 +178,12 @@ class _Replay:
             if found is not None:
                 self.ordered[operation].remove(found)
             elif self.ordered[operation]:
-                found = self.ordered[operation].popleft()
+                # The request differs from every recorded one (a window's bounds follow the clock):
+                # the recorded request most like it (same table, index and partition come first in
+                # the body; the bounds differ in their last digits), not merely the next in order,
+                # which for reads made side by side may be another partition's answer.
+                found = max(self.ordered[operation], key=lambda a: _alike(a.request_body, request_body))
+                self.ordered[operation].remove(found)
                 self.exact[(found.operation, found.request_body)].remove(found)
             else:
                 self.missing.append(operation)
@@ -705,41 +717,54 @@ def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
     }
 
 
+def readme(figures: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The README's CPU-per-route and capacity tables (between `<!-- capacity:start/end -->`)."""
+    memory_mb, scale = figures["memoryMb"], FULL_VCPU_MB / figures["memoryMb"]
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, Python {meta['python']}) by "
+        f"`make bench`. CPU time of one invocation, our code alone (the route's AWS answers recorded "
+        f"once, then replayed), median and p95 of {figures['repeats']}; the last column scales the "
+        f"median to Lambda's CPU share at {memory_mb} MB:",
+        "",
+        f"| route | AWS calls | items read | CPU ms p50 | p95 | at {memory_mb} MB |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for row in figures["routes"]:
+        flag = " (!) " + "; ".join(row["problems"]) if row["problems"] else ""
+        lines.append(
+            f"| {row['route']}{flag} | {row['awsCalls']} | {row['itemsRead']:,} | {row['cpuMsMedian']:.2f} | "
+            f"{row['cpuMsP95']:.2f} | {row['cpuMsMedian'] * scale:.1f} |"
+        )
+    lines += [
+        "",
+        f"The model from these (docs/performance.md; a feedback item {figures['feedbackItemBytes']} bytes; "
+        f"{MS_PER_CALL['dynamodb']:.0f} ms a DynamoDB call; us-east-1 on-demand prices):",
+        "",
+        "| scenario | RPS | Lambda concurrency | read units/s | write units/s | $ a month | "
+        "summary partition | rollup item |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for s in figures["model"]:
+        lines.append(
+            f"| {s['scenario']} | {s['rps']:,.0f} | {s['lambdaConcurrency']:.0f} | "
+            f"{s['readUnitsPerSecond']:,} | {s['writeUnitsPerSecond']:,} | {s['monthlyUsdTotal']:,} | "
+            f"{s['summaryPartitionReadShare']:.2f}× | {s['rollupItemWriteShare']:.2f}× |"
+        )
+    lines += [
+        "",
+        "The last two columns are shares of one partition's limit (3,000 reads, 1,000 writes a second): "
+        "above 1 it throttles.",
+    ]
+    return "\n".join(lines)
+
+
 # ---- running alone
-@contextlib.contextmanager
-def local_context() -> Iterator[Any]:
-    """bench.common.local_context when it exists (the registry's), else the same on its own:
-    one moto server provisioned from infra/template.json, the app's environment set."""
-    try:
-        from bench.common import local_context as common_context
-    except ImportError:
-        common_context = None
-    if common_context is not None:
-        with common_context() as ctx:
-            yield ctx
-        return
-    from types import SimpleNamespace
-
-    from chalicelib.config import get_settings, reset_settings
-    from chalicelib.store.base import bind_models
-    from postlaunch.localstack import LocalAws, provision
-
-    aws = LocalAws().start()
-    try:
-        provisioned = provision(aws.endpoint, stack_name="post-launch-monitor-bench")
-        env = aws.app_env(provisioned)
-        os.environ.update(env)
-        reset_settings()
-        bind_models()
-        yield SimpleNamespace(endpoint=aws.endpoint, env=env, settings=get_settings(), requests=None)
-    finally:
-        aws.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     args = parser.parse_args()
+    from bench.common import local_context
+
     with local_context() as ctx:
         figures = run(ctx, quick=args.quick)
     print(json.dumps({"capacity": figures})[:200] + " ...")

@@ -334,6 +334,44 @@ def run(ctx: Any = None, quick: bool | None = None) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+# How each bundle is named in the README's table.
+README_LABELS = {
+    "hello": "hello world (`chalice package`)",
+    "hello+bytecode": "hello world + bytecode",
+    "before": f"before (commit {BASELINE[:7]}, `chalice package`)",
+    "+bytecode": "+ bytecode",
+    "-botocore": "+ bytecode − bundled botocore",
+    "+lazy": "+ lazy imports = `make package` now",
+    "+lazy feedback": "… + the modules of a first feedback POST",
+}
+
+
+def readme(figures: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The README's cold-start table (between `<!-- coldstart:start -->` and `<!-- coldstart:end -->`)."""
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, Python {meta['python']}) "
+        f"by `make bench`: runtime {figures['runtime']}, median of {figures['rounds']} imports of each "
+        "bundle, the bundles taken in turn.",
+        "",
+        "| bundle | median s | vs hello world | vs hello world + bytecode | zip MB | unzipped MB |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for name, row in figures["variants"].items():
+        cells = [
+            README_LABELS.get(name, row["label"]),
+            f"{row['medianSeconds']:.3f}",
+            f"{row['ratio']:.2f}",
+            f"{row['ratioToHelloWithBytecode']:.2f}",
+        ]
+        if name == "+lazy":
+            cells = [f"**{cell}**" for cell in cells]
+        lines.append(
+            f"| {' | '.join(cells)} | {row['zipBytes'] / 1e6:.1f} | {row['unzippedBytes'] / 1e6:.1f} |"
+        )
+    lines += ["", *(f"Note: {note}" for note in figures.get("notes", []))]
+    return "\n".join(lines).strip()
+
+
 if __name__ == "__main__":
     figures = run(quick="--quick" in sys.argv[1:])
     if "--json" in sys.argv[1:]:

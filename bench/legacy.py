@@ -51,6 +51,7 @@ def bench_summary(requests: Requests, per_day: int = 50) -> dict:
         f"ratio {ratio:.2f} (1.00 = cost independent of table size)"
     )
     return {
+        "perDay": per_day,
         "itemsReadPerWindow": {f"{d}d": before[d]["itemsRead"] for d in before},
         "tableGrowthRatio7d": round(ratio, 2),
     }
@@ -74,7 +75,12 @@ def bench_health(requests: Requests, items: int = 2000) -> dict:
         f"{loaded.total}; ratio {ratio:.2f} "
         "(1.00: satisfaction comes from the daily ratings rollup, not the items)"
     )
-    return {"requestsEmpty": empty.total, "requestsLoaded": loaded.total, "ratio": round(ratio, 2)}
+    return {
+        "items": items,
+        "requestsEmpty": empty.total,
+        "requestsLoaded": loaded.total,
+        "ratio": round(ratio, 2),
+    }
 
 
 def bench_summary_memory(small_n: int = 1000, large_n: int = 8000) -> dict:
@@ -121,6 +127,28 @@ def run(ctx: Context) -> dict:
         "health": bench_health(ctx.requests, items=200 if ctx.quick else 2000),
         "summaryMemory": bench_summary_memory(*((100, 800) if ctx.quick else (1000, 8000))),
     }
+
+
+def readme(figures: dict, meta: dict) -> str:
+    """The README's block for these three (between `<!-- legacy:start -->` and `<!-- legacy:end -->`)."""
+    summary, health, memory = figures["summary"], figures["health"], figures["summaryMemory"]["memoryRatio8x"]
+    windows = ", ".join(f"{w} {n:,}" for w, n in summary["itemsReadPerWindow"].items())
+    return "\n".join(
+        [
+            f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, Python {meta['python']}) "
+            "by `make bench`:",
+            "",
+            f"- Feedback summary, {summary['perDay']} items a day over 60 days: items read per window "
+            f"{windows} (exactly the items in the window); after as many items again outside it, "
+            f"the 7-day window reads **{summary['tableGrowthRatio7d']:.2f}** times as many.",
+            f"- Health evaluation: {health['requestsEmpty']} AWS requests with no feedback stored, "
+            f"{health['requestsLoaded']} with {health['items']:,} rated items in its window "
+            f"(ratio **{health['ratio']:.2f}**: satisfaction comes from the daily ratings rollup).",
+            "- Summary computation memory (tracemalloc peak) for 8 times the items in one window: "
+            + ", ".join(f"{label} **{ratio:.2f}**" for label, ratio in memory.items())
+            + " (per-day counters; exact median and p90 resolution times keep one number per resolved item).",
+        ]
+    )
 
 
 if __name__ == "__main__":

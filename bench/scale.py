@@ -7,10 +7,10 @@ BatchWriteItem, the items built by the capabilities' own record builders and the
 so they are shaped exactly as the API writes them.
 
 For each read: DynamoDB items read (ScannedCount of each Query, what DynamoDB bills, summed), AWS
-calls, wall time, the time spent waiting for AWS, and our time (the calling thread's CPU time).
-moto answers a Query by sorting every item of the table (DynamoDB reads only the partition's key
-range), so the AWS part of the time grows with the table locally whatever the request reads: the
-ratios that speak for the code are items read and our own time.
+calls, wall time, the time spent waiting for AWS, and our time (the CPU time of the calling thread
+and of the threads it fans its reads out to). The local stack's moto answers a Query from the
+queried partition (postlaunch/localstack.py, `_partition_queries`), as DynamoDB reads a key range;
+unpatched, moto sorts the whole table for every Query and the wall time measured the table instead.
 
 `run(ctx)` uses ctx.settings, and ctx.quick (100 and 1,000 items) and ctx.scale_large (the large
 size) when present. Run alone: `python -m bench.scale [--quick] [--large N] [--json PATH]` (its
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import resource
 import statistics
 import threading
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import RoundTrips
+from bench.common import RoundTrips, local_context
 
 # Every window ends here. Fixed and in the past, so data other benches write at the wall clock's
 # "now" into the same moto stays out of the windows measured.
@@ -464,8 +463,8 @@ def run(ctx: Any) -> dict[str, Any]:
     print(
         f"   window-bound reads: worst items-read ratio {worst}, worst our-time ratio {worst_ours} "
         "(goal <= 1.2). Page-bound reads (no window) read at most a page per partition.\n"
-        "   Our time = CPU time of the calling thread (moto serves on threads of its own). moto answers\n"
-        "   a Query by sorting the whole table (DynamoDB reads the key range): the AWS column grows here."
+        "   Our CPU = the calling thread's and its fan-out threads' (moto serves on threads of its own);\n"
+        "   wall and AWS include moto, which reads the queried partition only (postlaunch/localstack.py)."
     )
     return {
         "asOf": AS_OF.isoformat(),
@@ -477,39 +476,45 @@ def run(ctx: Any) -> dict[str, Any]:
         "reads": rows,
         "worstItemsReadRatio": worst,
         "worstOursRatio": worst_ours,
+        "worstWallRatio": max((r["wallRatio"] or 0) for r in windowed),
     }
 
 
+def readme(figures: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The README's 1k / 100k table (between `<!-- scale:start -->` and `<!-- scale:end -->`)."""
+    sizes, added = figures["sizes"], figures["loaded"]["added"]
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, Python {meta['python']}) by "
+        f"`make bench`: {sizes['small']:,} then {sizes['large']:,} feedback items stored (the "
+        f"{added['feedback']:,} added, with {added['alerts']:,} alerts, {added['healthItems']:,} health "
+        f"items and {added['releases']:,} releases, loaded in {figures['loadSeconds']['added']:.0f} s); "
+        f"medians of {figures['repeat']}; small / large:",
+        "",
+        "| read | bound | items read | ratio | calls | our CPU ms | ratio | wall ms | ratio |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+
+    def pair(row: dict[str, Any], key: str, fmt: str) -> str:
+        return f"{format(row['small'][key], fmt)} / {format(row['large'][key], fmt)}"
+
+    for name, row in figures["reads"].items():
+        calls = row["small"]["calls"], row["large"]["calls"]
+        lines.append(
+            f"| {name} | {row['bound']} | {pair(row, 'itemsRead', ',')} | **{row['itemsReadRatio']:.2f}** | "
+            f"{calls[0] if calls[0] == calls[1] else f'{calls[0]} / {calls[1]}'} | "
+            f"{pair(row, 'oursMs', ',.1f')} | {row['oursRatio']:.2f} | {pair(row, 'wallMs', ',.0f')} | "
+            f"{row['wallRatio']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Window-bound reads: worst items-read ratio {figures['worstItemsReadRatio']:.2f}, worst CPU ratio "
+        f"{figures['worstOursRatio']:.2f}, worst wall ratio {figures['worstWallRatio']:.2f}; the process "
+        f"held {figures['rssMiB']:,} MiB at the end (moto's tables live in it).",
+    ]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------ standalone
-
-
-@dataclass
-class _Context:
-    endpoint: str
-    settings: Any
-    env: dict[str, str]
-    quick: bool = False
-    scale_large: int | None = None
-
-
-@contextmanager
-def local_context(quick: bool = False) -> Iterator[_Context]:
-    """Its own moto and tables, for running this bench alone."""
-    from postlaunch.localstack import LocalAws, provision
-
-    aws = LocalAws().start()
-    try:
-        provisioned = provision(aws.endpoint, stack_name="post-launch-monitor-bench-scale")
-        env = aws.app_env(provisioned)
-        os.environ.update(env)
-        from chalicelib.config import get_settings, reset_settings
-        from chalicelib.store.base import bind_models
-
-        reset_settings()
-        bind_models()
-        yield _Context(endpoint=aws.endpoint, settings=get_settings(), env=env, quick=quick)
-    finally:
-        aws.stop()
 
 
 def main() -> None:
@@ -520,8 +525,8 @@ def main() -> None:
     parser.add_argument("--large", type=int, help="feedback items of the large table (default 100,000)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    with local_context(args.quick) as ctx:
-        ctx.scale_large = args.large
+    with local_context(quick=args.quick, stack_name="post-launch-monitor-bench-scale") as ctx:
+        ctx.scale_large = args.large  # type: ignore[attr-defined]
         figures = run(ctx)
     if args.json:
         with open(args.json, "w") as out:

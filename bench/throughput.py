@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import capacity
+from bench.common import local_context
 
 POSTS_WORKSPACE = "ws-bench-throughput-posts"
 POST, SUMMARY = "POST feedback", "GET summary (7 d)"
@@ -357,6 +358,51 @@ def run(ctx: Any, quick: bool = False) -> dict[str, Any]:
     return figures
 
 
+def readme(figures: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The README's throughput and memory tables (between `<!-- throughput:start/end -->`)."""
+    run, mem = figures["throughput"], figures["memory"]
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, Python {meta['python']}) by "
+        f"`make bench`. Throughput: half the requests post feedback, half read the 7-day summary "
+        f"({run['summaryItemsRead']:,} items read), through `chalice local` and, beside it, the same "
+        "DynamoDB calls straight to the same moto server, each from a driver process of its own:",
+        "",
+        f"| clients | API req/s | direct req/s | API / direct rate | {POST} p50 ms, API / direct | "
+        f"{SUMMARY} p50 ms, API / direct |",
+        "|--:|--:|--:|--:|--:|--:|",
+    ]
+    for level in run["levels"]:
+        api, direct = level["api"], level["direct"]
+
+        def p50(kind: str, api: dict = api, direct: dict = direct) -> str:
+            a, d = api["kinds"][kind]["p50Ms"], direct["kinds"][kind]["p50Ms"]
+            return f"{a:,.0f} / {d:,.0f} ({a / d:.2f})"
+
+        lines.append(
+            f"| {level['clients']} | {api['perSecond']:.1f} | {direct['perSecond']:.1f} | "
+            f"**{level['rateRatio']:.2f}** | {p50(POST)} | {p50(SUMMARY)} |"
+        )
+    lines += [
+        "",
+        f"Memory, peak RSS of each route's invocation in a fresh interpreter (`VmHWM`), MiB; "
+        f"{mem['routes'][0]['warmInvocations']} warm invocations after the first:",
+        "",
+        "| route | after import | first call | after the warm calls | allocated by one call (KiB) |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for row in mem["routes"]:
+        lines.append(
+            f"| {row['route']} | {row['importedMiB']:.1f} | {row['firstInvocationPeakMiB']:.1f} | "
+            f"{row['afterWarmPeakMiB']:.1f} | {row['allocatedPeakKiB']:,.0f} |"
+        )
+    lines += [
+        "",
+        f"Largest: {mem['largestRoute']}, {mem['largestMiB']:.0f} MiB of the {mem['memoryMb']} MB the "
+        "functions get (`lambda_memory_size`, .chalice/config.json).",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -373,7 +419,7 @@ def main() -> None:
         state = json.loads(sys.stdin.read())
         print(json.dumps(measure_route_memory(args.memory_route, state, args.warm)))
         return
-    with capacity.local_context() as ctx:
+    with local_context() as ctx:
         run(ctx, quick=args.quick)
 
 

@@ -37,3 +37,16 @@ def test_results_keep_the_benches_not_run(tmp_path):
     stored = json.loads(path.read_text())["benches"]
     assert stored["scale"] == {"measured": meta, "figures": {"ratio": 1.1}}
     assert stored["roundtrips"]["measured"]["date"] == "2026-11-28"
+
+
+def test_every_bench_writes_its_own_readme_block():
+    """`make bench` rewrites one README block per bench: each has a renderer and its markers."""
+    import importlib
+
+    from bench.__main__ import README
+
+    text = README.read_text()
+    for name in BENCHES:
+        module = importlib.import_module(f"bench.{name}")
+        assert callable(getattr(module, "readme", None)), name
+        assert f"<!-- {name}:start -->" in text and f"<!-- {name}:end -->" in text, name
