@@ -20,10 +20,12 @@ from postlaunch.localstack import LocalAws, provision
 from tests.roundtrips import RoundTrips, sequential_depth
 
 __all__ = [
+    "AREAS",
     "AS_OF",
     "Context",
     "Requests",
     "RoundTrips",
+    "SEVERITIES",
     "load",
     "local_context",
     "machine",

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import RoundTrips, local_context
+from bench.common import AREAS, SEVERITIES, RoundTrips, local_context, payload
 
 # Every window ends here. Fixed and in the past, so data other benches write at the wall clock's
 # "now" into the same moto stays out of the windows measured.
@@ -41,9 +41,6 @@ AS_OF = datetime(2023, 6, 30, 12, 0, tzinfo=UTC)
 # added items are all older, so every window holds the same items at both sizes.
 OUTSIDE_FROM_DAYS = 368
 WORKSPACES = tuple(f"ws-scale-{n}" for n in range(10))
-CATEGORIES = ("bug_report", "feature_request", "usability_issue", "performance_issue", "general_feedback")
-SEVERITIES = ("low", "medium", "high", "critical")
-AREAS = ("appointments", "follow_ups", "reminders", "patient_portal", "analytics", "general")
 TITLES = (
     "Add recurring appointment templates",
     "Reminder text is hard to read on phones",
@@ -97,13 +94,12 @@ def feedback_records(
     ]
     records = []
     for i, at in enumerate(_spread(n, first_day, last_day, as_of)):
+        # Every severity (critical ones too: the lists and Phase 2 filter on them), titles that group.
         body = {
-            "category": CATEGORIES[i % 5],
+            **payload(i),
             "severity": SEVERITIES[(i // 5) % 4],
             "title": f"{TITLES[i % len(TITLES)]} ({i % 7})",
             "description": "A benchmark feedback item with enough text to be realistic about its size.",
-            "featureArea": AREAS[i % 6],
-            "satisfactionRating": 1 + i % 5,
         }
         record, _ = new_record(principals[i % len(principals)], body, now=at)
         record["notifyPending"] = None  # published when it came in

@@ -170,20 +170,25 @@ def drive(plan: dict[str, Any]) -> dict[str, Any]:
     return run_clients(plan["clients"], plan["perClient"], step)
 
 
-def _driver(plan: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def _child(args: list[str], stdin: Any, env: dict[str, str], timeout: float, what: str) -> dict[str, Any]:
+    """Run `python -m bench.throughput ARGS` with JSON on stdin; the JSON of its last output line."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.throughput", "--drive"],
-        input=json.dumps(plan),
+        [sys.executable, "-m", "bench.throughput", *args],
+        input=json.dumps(stdin),
         capture_output=True,
         text=True,
         env=env,
         cwd=capacity.ROOT,
-        timeout=1800,
+        timeout=timeout,
         check=False,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"load driver ({plan['mode']}): {out.stderr[-2000:]}")
+        raise RuntimeError(f"{what}: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _driver(plan: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    return _child(["--drive"], plan, env, 1800, f"load driver ({plan['mode']})")
 
 
 def throughput(ctx: Any, state: dict[str, Any], levels: tuple[int, ...], per_client: int) -> dict[str, Any]:
@@ -304,19 +309,8 @@ def memory(ctx: Any, state: dict[str, Any], warm: int) -> dict[str, Any]:
     rows = []
     env = {**os.environ, **ctx.env, "PYTHONDONTWRITEBYTECODE": "1"}
     for route in capacity.ROUTES:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.throughput", "--memory-route", route.name, "--warm", str(warm)],
-            input=json.dumps(state),
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=capacity.ROOT,
-            timeout=300,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"memory of {route.name}: {out.stderr[-2000:]}")
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        args = ["--memory-route", route.name, "--warm", str(warm)]
+        rows.append(_child(args, state, env, 300, f"memory of {route.name}"))
     top = max(rows, key=lambda r: r["afterWarmPeakMiB"])
     print(
         f"   peak RSS per route, each in a fresh interpreter (MiB; {warm} warm invocations after the first)"

@@ -1,6 +1,11 @@
-"""The local stack's moto answers a Query from the queried partition (postlaunch/localstack.py,
-`_partition_queries`): the answers must be exactly what the keys say, through paging, both sort
-orders, filters, and after every kind of write that moves an item into or out of a partition.
+"""The local stack's two changes to moto's DynamoDB (postlaunch/localstack.py), held to what DynamoDB
+answers:
+
+- a Query starts from the queried partition (`_partition_queries`): the answers must be exactly
+  what the keys say, through paging, both sort orders, filters, and after every kind of write that
+  moves an item into or out of a partition;
+- a transaction's rollback copy holds only what it names (`_cheap_transaction_rollback`): a
+  cancelled transaction must leave every item as it was, the one it updated in place included.
 
 The expected answers are computed here from what was written, not asked of moto."""
 
@@ -11,8 +16,6 @@ import uuid
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -200,7 +203,63 @@ def test_every_write_moves_items_between_index_partitions(table):
     assert 1003 in _group(table, "even")
 
 
-def test_the_patch_is_in_force_on_the_local_stack(stack):
+def test_a_cancelled_transaction_undoes_its_update_and_delete_and_keeps_the_rest(table):
+    items = _items(40)
+    _put(table, items)
+    client = table.meta.client
+    set_group = {
+        "UpdateExpression": "SET #g = :g, payload = :p",
+        "ExpressionAttributeNames": {"#g": "group"},
+        "ExpressionAttributeValues": {":g": "moved", ":p": "changed"},
+    }
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": table.name, "Key": {"pk": "p1", "sk": 1}, **set_group}},
+                {"Delete": {"TableName": table.name, "Key": {"pk": "p2", "sk": 2}}},
+                {
+                    "Put": {
+                        "TableName": table.name,
+                        "Item": {"pk": "p3", "sk": 999, "group": "moved", "rank": 1},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table.name,
+                        "Key": {"pk": "p0", "sk": 12345},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert table.get_item(Key={"pk": "p1", "sk": 1})["Item"]["payload"] == "x1"
+    assert table.get_item(Key={"pk": "p1", "sk": 1})["Item"]["group"] == "odd"
+    assert "Item" in table.get_item(Key={"pk": "p2", "sk": 2})
+    assert "Item" not in table.get_item(Key={"pk": "p3", "sk": 999})
+    assert _group(table, "moved") == set()
+    scanned = table.scan()["Items"]
+    assert sorted((i["pk"], int(i["sk"]), i["payload"]) for i in scanned) == sorted(
+        (i["pk"], i["sk"], i["payload"]) for i in items
+    )
+
+    # The same transaction without the failing check commits all three.
+    client.transact_write_items(
+        TransactItems=[
+            {"Update": {"TableName": table.name, "Key": {"pk": "p1", "sk": 1}, **set_group}},
+            {"Delete": {"TableName": table.name, "Key": {"pk": "p2", "sk": 2}}},
+            {"Put": {"TableName": table.name, "Item": {"pk": "p3", "sk": 999, "group": "moved", "rank": 1}}},
+        ]
+    )
+    assert table.get_item(Key={"pk": "p1", "sk": 1})["Item"]["payload"] == "changed"
+    assert "Item" not in table.get_item(Key={"pk": "p2", "sk": 2})
+    assert _group(table, "moved") == {1, 999}
+
+
+def test_the_changes_are_in_force_on_the_local_stack(stack):
+    from moto.dynamodb import models
     from moto.dynamodb.models.table import Table
 
+    from postlaunch.localstack import _TransactionCopy
+
     assert getattr(Table.query, "_plm_patched", False)
+    assert isinstance(models.copy, _TransactionCopy)
