@@ -5,13 +5,16 @@ answers:
   what the keys say, through paging, both sort orders, filters, and after every kind of write that
   moves an item into or out of a partition;
 - a transaction's rollback copy holds only what it names (`_cheap_transaction_rollback`): a
-  cancelled transaction must leave every item as it was, the one it updated in place included.
+  cancelled transaction must leave every item as it was, the one it updated in place included;
+- reads are answered by `json.dumps` of their result (`_fast_read_answers`): every attribute type
+  must read back as it was written, through each read operation.
 
 The expected answers are computed here from what was written, not asked of moto."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
@@ -255,6 +258,51 @@ def test_a_cancelled_transaction_undoes_its_update_and_delete_and_keeps_the_rest
     assert _group(table, "moved") == {1, 999}
 
 
+def test_every_attribute_type_reads_back_as_written_through_every_read(table):
+    from boto3.dynamodb.types import Binary
+
+    item = {
+        "pk": "types",
+        "sk": 1,
+        "group": "typed",
+        "rank": 7,
+        "s": 'text with ünïcode and "quotes" and \n newline',
+        "n": Decimal("-12.50"),
+        "big": Decimal("123456789012345678901234567890"),
+        "b": Binary(b"\x00\xffbinary"),
+        "bool": False,
+        "null": None,
+        "l": ["a", Decimal(1), {"nested": [True, None, Binary(b"\x01")]}],
+        "m": {"inner": {"deeper": "x"}, "n": Decimal("0.5")},
+        "ss": {"a", "b"},
+        "ns": {Decimal(1), Decimal("2.5")},
+        "bs": {Binary(b"\x01"), Binary(b"\x02")},
+    }
+    table.put_item(Item=item)
+    key = {"pk": "types", "sk": 1}
+    assert table.get_item(Key=key)["Item"] == item
+    assert table.query(KeyConditionExpression=Key("pk").eq("types"))["Items"] == [item]
+    by_index = table.query(IndexName="byGroup", KeyConditionExpression=Key("group").eq("typed"))
+    assert by_index["Items"] == [item] and by_index["Count"] == 1
+    assert table.scan(FilterExpression=Attr("pk").eq("types"))["Items"] == [item]
+    got = table.meta.client.batch_get_item(RequestItems={table.name: {"Keys": [key]}})
+    assert got["Responses"][table.name] == [item] and got["UnprocessedKeys"] == {}
+    projected = table.get_item(Key=key, ProjectionExpression="b, m.inner")["Item"]
+    assert projected == {"b": item["b"], "m": {"inner": {"deeper": "x"}}}
+    counted = table.query(
+        KeyConditionExpression=Key("pk").eq("types"), Select="COUNT", ReturnConsumedCapacity="TOTAL"
+    )
+    assert counted["Count"] == 1 and "Items" not in counted
+    assert counted["ConsumedCapacity"]["TableName"] == table.name
+    with pytest.raises(ClientError) as absent:
+        table.meta.client.query(
+            TableName=f"{table.name}-absent",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": "x"},
+        )
+    assert absent.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_the_changes_are_in_force_on_the_local_stack(stack):
     from moto.dynamodb import models
     from moto.dynamodb.models.table import Table
@@ -263,3 +311,6 @@ def test_the_changes_are_in_force_on_the_local_stack(stack):
 
     assert getattr(Table.query, "_plm_patched", False)
     assert isinstance(models.copy, _TransactionCopy)
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert getattr(DynamoHandler.serialized, "_plm_patched", False)
