@@ -90,6 +90,9 @@ class DevStackProcess:
         self.proc.wait()
 
 
+BANNER_END = "Ctrl-C stops everything."
+
+
 def exports_env(output: str) -> dict[str, str]:
     """The variables from the `export ...` line the dev stack prints."""
     line = next(ln for ln in output.splitlines() if ln.strip().startswith("export AWS_ENDPOINT_URL="))
@@ -105,10 +108,12 @@ def test_make_run_serves_the_api_and_stops_cleanly_on_sigterm():
         url = stack.wait_for(r"API: (http://\S+)", timeout=120).group(1)
         assert url == f"http://127.0.0.1:{stack.api_port}"
         startup = time.monotonic() - started
+        # The banner goes on after the URL line (a reader thread collects it): wait for its last line.
+        stack.wait_for(re.escape(BANNER_END), timeout=30)
         exports = exports_env(stack.output)
+        assert "post-launch-monitor dev-token --role engineer --workspace ws-demo" in stack.output
         assert exports["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{stack.moto_port}"
         assert exports["PLM_STACK"] == "post-launch-monitor-local"
-        assert "post-launch-monitor dev-token --role engineer --workspace ws-demo" in stack.output
 
         # When a user follows it: the liveness probe, then a token from the CLI and a request with it
         assert requests.get(f"{url}/api/monitoring/ping", timeout=10).json() == {"status": "ok"}
@@ -175,6 +180,7 @@ def test_demo_mode_loads_a_month_that_the_api_and_the_cli_show():
         kinds = [line.split(":")[0].strip() for line in loading.strip().splitlines()[1:]]
         assert kinds == ["feedback", "metrics", "health snapshots", "alerts"], loading
         assert "{" not in loading
+        stack.wait_for(re.escape(BANNER_END), timeout=30)
         exports = exports_env(stack.output)
         curl = re.search(r'curl -s -H "Authorization: Bearer (\S+)" (\S+)', stack.output)
         auth = {"Authorization": f"Bearer {curl.group(1)}"}  # the printed engineer token
