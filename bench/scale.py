@@ -7,14 +7,15 @@ BatchWriteItem, the items built by the capabilities' own record builders and the
 so they are shaped exactly as the API writes them.
 
 For each read: DynamoDB items read (ScannedCount of each Query, what DynamoDB bills, summed), AWS
-calls, wall time, the time spent waiting for AWS, and our time (the CPU time of the calling thread
-and of the threads it fans its reads out to). The local stack's moto answers a Query from the
-queried partition (postlaunch/localstack.py, `_partition_queries`), as DynamoDB reads a key range;
-unpatched, moto sorts the whole table for every Query and the wall time measured the table instead.
+calls, wall time, the time spent waiting for AWS, and our time: the CPU time of a process of its own
+that makes the reads (`measure_apart`), so that neither moto's threads nor its tables, which live in
+this process, are in it. The local stack's moto answers a Query from the queried partition
+(postlaunch/localstack.py, `_partition_queries`), as DynamoDB reads a key range; unpatched, moto
+sorted the whole table for every Query and the wall time measured the table instead.
 
 `run(ctx)` uses ctx.settings, and ctx.quick (100 and 1,000 items) and ctx.scale_large (the large
 size) when present. Run alone: `python -m bench.scale [--quick] [--large N] [--json PATH]` (its
-own moto). The full size takes about 10 minutes on a shared 2-core machine (README).
+own moto). The full size takes about 5 minutes on a shared 2-core machine, most of it loading.
 """
 
 from __future__ import annotations
@@ -22,18 +23,21 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bench.common import AREAS, SEVERITIES, RoundTrips, local_context, payload
 
+ROOT = Path(__file__).resolve().parent.parent
 # Every window ends here. Fixed and in the past, so data other benches write at the wall clock's
 # "now" into the same moto stays out of the windows measured.
 AS_OF = datetime(2023, 6, 30, 12, 0, tzinfo=UTC)
@@ -319,43 +323,19 @@ def reads(settings, as_of: datetime = AS_OF) -> dict[str, tuple[str, Callable[[]
     }
 
 
-@contextmanager
-def worker_cpu() -> Iterator[list[float]]:
-    """CPU seconds of each thread chalicelib.parallel starts (named `parallel-N`) while open: a read
-    that fans out runs part of our code (building requests, parsing answers, its own logic) there."""
-    spent: list[float] = []
-    original = threading.Thread.run
-
-    def run(self: threading.Thread) -> None:
-        if not self.name.startswith("parallel-"):
-            return original(self)
-        started = time.thread_time()
-        try:
-            original(self)
-        finally:
-            spent.append(time.thread_time() - started)
-
-    threading.Thread.run = run  # type: ignore[method-assign]
-    try:
-        yield spent
-    finally:
-        threading.Thread.run = original  # type: ignore[method-assign]
-
-
 def measure(read: Callable[[], Any], repeat: int) -> dict[str, Any]:
-    """Median of `repeat` runs: wall time, AWS wait, and our time, which is the CPU time of the
-    calling thread and of the threads it fans its reads out to (moto serves on threads of its own,
-    so its work is not in it, and neither is waiting for a core on a busy machine); items read and
-    calls (the same each run, or itemsReadVaried says so)."""
+    """Median of `repeat` runs: wall time, AWS wait, and our time, the CPU time of this process
+    (every thread: the read's own and those it fans out to); items read and calls (the same each
+    run, or itemsReadVaried says so). `measure_apart` runs it in a process that holds no moto."""
     runs = []
     if hasattr(read, "prepare"):
         read.prepare()
     for _ in range(repeat):
-        with RoundTrips() as trips, worker_cpu() as workers:
-            started, cpu = time.perf_counter(), time.thread_time()
+        with RoundTrips() as trips:
+            started, cpu = time.perf_counter(), time.process_time()
             read()
-            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
-        runs.append((wall, cpu + sum(workers), trips))
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        runs.append((wall, cpu, trips))
     items = {t.items_read for _, _, t in runs}
 
     def ms(values) -> float:
@@ -371,6 +351,40 @@ def measure(read: Callable[[], Any], repeat: int) -> dict[str, Any]:
         "oursMs": ms(c for _, c, _ in runs),
         "oursWallMs": ms(w - _waited(t) for w, _, t in runs),
     }
+
+
+def measure_apart(repeat: int) -> dict[str, dict[str, Any]]:
+    """Every read of `reads`, measured in a fresh interpreter of its own against the same moto server
+    (its address and the tables are in the environment): there, the process's CPU time is our code's
+    alone, as on Lambda, where moto's threads and its tables (a gigabyte at 100,000 items, in this
+    process) are not beside it."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--measure-apart", str(repeat)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=ROOT,
+        timeout=1800,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"measuring the reads: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _measure_here(repeat: int) -> None:
+    """The child of `measure_apart`: warm every read up, then measure each; JSON on stdout."""
+    from chalicelib.config import get_settings, reset_settings
+    from chalicelib.store.base import bind_models
+
+    reset_settings()
+    bind_models()
+    read_fns = reads(get_settings())
+    for _, read in read_fns.values():  # imports, clients, caches
+        read()
+    gc.collect()
+    gc.freeze()
+    print(json.dumps({name: measure(read, repeat) for name, (_, read) in read_fns.items()}))
 
 
 def rss_mib() -> float:
@@ -402,7 +416,7 @@ def run(ctx: Any) -> dict[str, Any]:
     settings = ctx.settings
     quick = bool(getattr(ctx, "quick", False))
     small, large = (100, 1000) if quick else (1000, getattr(ctx, "scale_large", None) or 100_000)
-    repeat = 1 if quick else 3
+    repeat = 1 if quick else 5
     # One real evaluation gives the snapshot payload and summary every loaded evaluation stores.
     sample = evaluate(AS_OF, settings=settings)
     report, summary = sample.report.model_dump(mode="json"), sample.summary
@@ -414,9 +428,7 @@ def run(ctx: Any) -> dict[str, Any]:
     _settle()
     print(f"   loaded {loaded['small']} in {small_load:.1f} s; RSS {rss_mib():.0f} MiB")
     read_fns = reads(settings)
-    for _, read in read_fns.values():  # warm-up: imports, clients, caches
-        read()
-    before = {name: measure(read, repeat) for name, (_, read) in read_fns.items()}
+    before = measure_apart(repeat)
 
     started = time.perf_counter()
     loaded["added"] = load_outside(large - small, settings, report, summary)
@@ -427,7 +439,7 @@ def run(ctx: Any) -> dict[str, Any]:
         f"   added {loaded['added']} outside the windows in {large_load:.1f} s "
         f"({rate:,.0f} feedback items/s with the rest); RSS {rss_mib():.0f} MiB"
     )
-    after = {name: measure(read, repeat) for name, (_, read) in read_fns.items()}
+    after = measure_apart(repeat)
     gc.unfreeze()
 
     print(
@@ -459,7 +471,7 @@ def run(ctx: Any) -> dict[str, Any]:
     print(
         f"   window-bound reads: worst items-read ratio {worst}, worst our-time ratio {worst_ours} "
         "(goal <= 1.2). Page-bound reads (no window) read at most a page per partition.\n"
-        "   Our CPU = the calling thread's and its fan-out threads' (moto serves on threads of its own);\n"
+        "   Our CPU = the CPU time of a process of its own that makes the reads (no moto in it);\n"
         "   wall and AWS include moto, which reads the queried partition only (postlaunch/localstack.py)."
     )
     return {
@@ -520,7 +532,11 @@ def main() -> None:
     )
     parser.add_argument("--large", type=int, help="feedback items of the large table (default 100,000)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--measure-apart", type=int, help=argparse.SUPPRESS)  # the child: repeats
     args = parser.parse_args()
+    if args.measure_apart:
+        _measure_here(args.measure_apart)
+        return
     with local_context(quick=args.quick, stack_name="post-launch-monitor-bench-scale") as ctx:
         ctx.scale_large = args.large  # type: ignore[attr-defined]
         figures = run(ctx)
