@@ -163,23 +163,11 @@ def test_every_write_moves_items_between_index_partitions(table):
 
     # A transaction that commits moves items; one that is cancelled leaves every partition as it was.
     client = table.meta.client
+    new_sparse = {"pk": "p0", "sk": 2000, "group": "sparse", "rank": 9}
     client.transact_write_items(
         TransactItems=[
-            {
-                "Put": {
-                    "TableName": table.name,
-                    "Item": {"pk": "p0", "sk": 2000, "group": "sparse", "rank": 9},
-                }
-            },
-            {
-                "Update": {
-                    "TableName": table.name,
-                    "Key": {"pk": "p3", "sk": 1003},
-                    "UpdateExpression": "SET #g = :g",
-                    "ExpressionAttributeNames": {"#g": "group"},
-                    "ExpressionAttributeValues": {":g": "even"},
-                }
-            },
+            _op("Put", table, Item=new_sparse),
+            _set(table, {"pk": "p3", "sk": 1003}, group="even"),
         ]
     )
     after = (sparse - {0, 10}) | {2000}
@@ -187,52 +175,52 @@ def test_every_write_moves_items_between_index_partitions(table):
     with pytest.raises(ClientError, match="TransactionCanceled"):
         client.transact_write_items(
             TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table.name,
-                        "Item": {"pk": "p0", "sk": 3000, "group": "sparse", "rank": 9},
-                    }
-                },
-                {
-                    "ConditionCheck": {
-                        "TableName": table.name,
-                        "Key": {"pk": "p0", "sk": 2000},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                _op("Put", table, Item={**new_sparse, "sk": 3000}),
+                _op(
+                    "ConditionCheck",
+                    table,
+                    Key={"pk": "p0", "sk": 2000},
+                    ConditionExpression="attribute_not_exists(pk)",
+                ),
             ]
         )
     assert _group(table, "sparse") == after
     assert 1003 in _group(table, "even")
 
 
+def _op(kind: str, table, **fields) -> dict:
+    """One TransactWriteItems entry on `table`."""
+    return {kind: {"TableName": table.name, **fields}}
+
+
+def _set(table, key: dict, **values) -> dict:
+    """An Update entry that sets each of `values` (names and values by placeholder)."""
+    names = {f"#a{i}": name for i, name in enumerate(values)}
+    return _op(
+        "Update",
+        table,
+        Key=key,
+        UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(values.values())},
+    )
+
+
 def test_a_cancelled_transaction_undoes_its_update_and_delete_and_keeps_the_rest(table):
     items = _items(40)
     _put(table, items)
     client = table.meta.client
-    set_group = {
-        "UpdateExpression": "SET #g = :g, payload = :p",
-        "ExpressionAttributeNames": {"#g": "group"},
-        "ExpressionAttributeValues": {":g": "moved", ":p": "changed"},
-    }
+    writes = [
+        _set(table, {"pk": "p1", "sk": 1}, group="moved", payload="changed"),
+        _op("Delete", table, Key={"pk": "p2", "sk": 2}),
+        _op("Put", table, Item={"pk": "p3", "sk": 999, "group": "moved", "rank": 1}),
+    ]
+    absent = {"pk": "p0", "sk": 12345}
     with pytest.raises(ClientError, match="TransactionCanceled"):
         client.transact_write_items(
             TransactItems=[
-                {"Update": {"TableName": table.name, "Key": {"pk": "p1", "sk": 1}, **set_group}},
-                {"Delete": {"TableName": table.name, "Key": {"pk": "p2", "sk": 2}}},
-                {
-                    "Put": {
-                        "TableName": table.name,
-                        "Item": {"pk": "p3", "sk": 999, "group": "moved", "rank": 1},
-                    }
-                },
-                {
-                    "ConditionCheck": {
-                        "TableName": table.name,
-                        "Key": {"pk": "p0", "sk": 12345},
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
+                *writes,
+                _op("ConditionCheck", table, Key=absent, ConditionExpression="attribute_exists(pk)"),
             ]
         )
     assert table.get_item(Key={"pk": "p1", "sk": 1})["Item"]["payload"] == "x1"
@@ -246,13 +234,7 @@ def test_a_cancelled_transaction_undoes_its_update_and_delete_and_keeps_the_rest
     )
 
     # The same transaction without the failing check commits all three.
-    client.transact_write_items(
-        TransactItems=[
-            {"Update": {"TableName": table.name, "Key": {"pk": "p1", "sk": 1}, **set_group}},
-            {"Delete": {"TableName": table.name, "Key": {"pk": "p2", "sk": 2}}},
-            {"Put": {"TableName": table.name, "Item": {"pk": "p3", "sk": 999, "group": "moved", "rank": 1}}},
-        ]
-    )
+    client.transact_write_items(TransactItems=writes)
     assert table.get_item(Key={"pk": "p1", "sk": 1})["Item"]["payload"] == "changed"
     assert "Item" not in table.get_item(Key={"pk": "p2", "sk": 2})
     assert _group(table, "moved") == {1, 999}
